@@ -66,6 +66,13 @@ impl Caller {
     }
 }
 
+/// Formats a command timestamp (milliseconds since the Unix epoch) as RFC 3339 UTC.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// The namespace an admin acts in when the request names none.
 pub const DEFAULT_NS: &str = "default";
 
@@ -309,6 +316,12 @@ mod tests {
         assert!(set.contains("zzz"));
         set.remove(&Selector::All);
         assert!(set.is_empty());
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
     }
 
     #[test]

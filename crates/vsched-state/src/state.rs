@@ -1,0 +1,300 @@
+//! The state as a whole: its tables, how a command is applied atomically, how reads
+//! are dispatched, and how the state is loaded, snapshotted and written through.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use vsched_model::records::{Label, Node, Request, Token, UserParams, Vcluster, Vm};
+use vsched_model::{Caller, Op, OpError, OpResult};
+
+use crate::command::{Action, Command, Outcome};
+use crate::ops;
+use crate::recent::Recent;
+use crate::table::{Record, RowChange, Table};
+
+impl Record for Node {
+    type Key = String;
+    fn key(&self) -> String {
+        self.uuid.clone()
+    }
+}
+
+impl Record for Label {
+    type Key = String;
+    fn key(&self) -> String {
+        self.name.clone()
+    }
+}
+
+impl Record for Vcluster {
+    type Key = (String, String);
+    fn key(&self) -> Self::Key {
+        (self.ns.clone(), self.name.clone())
+    }
+}
+
+impl Record for UserParams {
+    type Key = (String, String, String);
+    fn key(&self) -> Self::Key {
+        (self.ns.clone(), self.vcluster.clone(), self.login.clone())
+    }
+}
+
+impl Record for Token {
+    type Key = String;
+    fn key(&self) -> String {
+        self.token_id.clone()
+    }
+}
+
+impl Record for Request {
+    type Key = (String, String, String, String);
+    fn key(&self) -> Self::Key {
+        (self.ns.clone(), self.vcluster.clone(), self.kind.clone(), self.name.clone())
+    }
+}
+
+impl Record for Vm {
+    type Key = String;
+    fn key(&self) -> String {
+        self.uuid.clone()
+    }
+}
+
+/// The replicated state. Tables are `pub(crate)`: everything outside goes through
+/// commands and queries.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    #[serde(default)]
+    pub(crate) nodes: Table<Node>,
+    #[serde(default)]
+    pub(crate) labels: Table<Label>,
+    #[serde(default)]
+    pub(crate) vclusters: Table<Vcluster>,
+    #[serde(default)]
+    pub(crate) user_params: Table<UserParams>,
+    #[serde(default)]
+    pub(crate) tokens: Table<Token>,
+    #[serde(default)]
+    pub(crate) requests: Table<Request>,
+    #[serde(default)]
+    pub(crate) vms: Table<Vm>,
+    #[serde(default)]
+    pub(crate) recent: Table<Recent>,
+    /// Token hash to token id; derived from `tokens`.
+    #[serde(skip)]
+    token_by_hash: HashMap<String, String>,
+    /// Log index to idempotency key, oldest first; derived from `recent`.
+    #[serde(skip)]
+    pub(crate) recent_order: BTreeMap<u64, (String, String)>,
+}
+
+/// Names of the tables, as storage names its trees.
+pub const TABLE_NAMES: &[&str] =
+    &["nodes", "labels", "vclusters", "user_params", "tokens", "requests", "vms", "recent"];
+
+/// The encoded changes of one table since the last [`State::take_changes`].
+#[derive(Debug)]
+pub struct TableChanges {
+    pub table: &'static str,
+    pub rows: Vec<RowChange>,
+}
+
+/// Runs `$body` once per table, binding the table to `$t` and its name to `$name`.
+macro_rules! each_table {
+    ($state:expr, |$name:ident, $t:ident| $body:expr) => {{
+        {
+            let $name = "nodes";
+            let $t = &mut $state.nodes;
+            $body
+        }
+        {
+            let $name = "labels";
+            let $t = &mut $state.labels;
+            $body
+        }
+        {
+            let $name = "vclusters";
+            let $t = &mut $state.vclusters;
+            $body
+        }
+        {
+            let $name = "user_params";
+            let $t = &mut $state.user_params;
+            $body
+        }
+        {
+            let $name = "tokens";
+            let $t = &mut $state.tokens;
+            $body
+        }
+        {
+            let $name = "requests";
+            let $t = &mut $state.requests;
+            $body
+        }
+        {
+            let $name = "vms";
+            let $t = &mut $state.vms;
+            $body
+        }
+        {
+            let $name = "recent";
+            let $t = &mut $state.recent;
+            $body
+        }
+    }};
+}
+
+impl State {
+    pub fn new() -> State {
+        State::default()
+    }
+
+    /// Applies one command at log position `index`. Either every change of the
+    /// command is kept or none is.
+    pub fn apply(&mut self, index: u64, cmd: &Command) -> Outcome {
+        if let Some(id) = &cmd.request_id {
+            if let Some(previous) = self.recent_outcome(&cmd.caller.login, id, cmd.action.name()) {
+                return previous;
+            }
+        }
+
+        let outcome = self.dispatch(cmd);
+        let tokens_changed = self.tokens.touched();
+        match &outcome {
+            Ok(_) => self.commit_all(),
+            Err(_) => self.rollback_all(),
+        }
+        if tokens_changed && outcome.is_ok() {
+            self.rebuild_token_index();
+        }
+
+        if let Some(id) = &cmd.request_id {
+            self.remember(index, cmd, id, &outcome);
+            self.commit_all();
+        }
+        outcome
+    }
+
+    fn dispatch(&mut self, cmd: &Command) -> Outcome {
+        let at = cmd.at_ms;
+        match &cmd.action {
+            Action::Op(op) => ops::apply_op(self, &cmd.caller, at, op),
+            Action::IssueToken { token_id, login, ns, role, hash } => {
+                ops::tokens::issue(self, &cmd.caller, at, token_id, login, ns, *role, hash)
+            }
+            Action::BootstrapAdmin { token_id, login, hash } => {
+                ops::tokens::bootstrap_admin(self, at, token_id, login, hash)
+            }
+            Action::RegisterNode { uuid, hostname, address, capacity, labels, agent_version } => {
+                ops::nodes::register(self, at, uuid, hostname, address, *capacity, labels, agent_version)
+            }
+            Action::SetNodeStatus { uuid, status } => ops::nodes::set_status(self, at, uuid, *status),
+            Action::Noop => Ok(Value::Null),
+        }
+    }
+
+    /// Answers a read operation for `caller`.
+    pub fn query(&self, caller: &Caller, op: &Op) -> OpResult<Value> {
+        ops::query_op(self, caller, op)
+    }
+
+    /// The token whose secret hashes to `hash`.
+    pub fn token_by_hash(&self, hash: &str) -> Option<&Token> {
+        let id = self.token_by_hash.get(hash)?;
+        self.tokens.get(id)
+    }
+
+    /// Whether the cluster has any admin token (a bootstrapped cluster does).
+    pub fn has_admin_token(&self) -> bool {
+        self.tokens.values().any(|t| t.role == vsched_model::Role::Admin)
+    }
+
+    /// Every node, for the leader's liveness tracker.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> + '_ {
+        self.nodes.values()
+    }
+
+    pub fn node(&self, uuid: &str) -> Option<&Node> {
+        self.nodes.get(&uuid.to_string())
+    }
+
+    fn commit_all(&mut self) {
+        each_table!(self, |_name, t| t.commit());
+    }
+
+    fn rollback_all(&mut self) {
+        each_table!(self, |_name, t| t.rollback());
+    }
+
+    /// Encoded rows changed since the last call, per table, for write-through storage.
+    pub fn take_changes(&mut self) -> Vec<TableChanges> {
+        let mut out = Vec::new();
+        each_table!(self, |name, t| {
+            let rows = t.take_changes();
+            if !rows.is_empty() {
+                out.push(TableChanges { table: name, rows });
+            }
+        });
+        out
+    }
+
+    /// Adds one stored record of `table` while loading from storage.
+    pub fn load_row(&mut self, table: &str, value: &[u8]) -> Result<(), String> {
+        fn decode<R: Record>(t: &mut Table<R>, value: &[u8]) -> Result<(), String> {
+            let record = rmp_serde::from_slice(value).map_err(|e| e.to_string())?;
+            t.load(record);
+            Ok(())
+        }
+        let mut result = Err(format!("unknown table '{table}'"));
+        each_table!(self, |name, t| {
+            if name == table {
+                result = decode(t, value);
+            }
+        });
+        result
+    }
+
+    /// Rebuilds derived indexes after loading.
+    pub fn finish_load(&mut self) {
+        self.rebuild_token_index();
+        self.recent_order = self.recent.values().map(|r| (r.index, r.key())).collect();
+    }
+
+    fn rebuild_token_index(&mut self) {
+        self.token_by_hash =
+            self.tokens.values().map(|t| (t.hash.clone(), t.token_id.clone())).collect();
+    }
+
+    /// The whole state as MessagePack with named fields.
+    pub fn encode_snapshot(&self) -> Vec<u8> {
+        rmp_serde::to_vec_named(self).expect("state encodes to MessagePack")
+    }
+
+    pub fn decode_snapshot(bytes: &[u8]) -> Result<State, String> {
+        let mut state: State = rmp_serde::from_slice(bytes).map_err(|e| e.to_string())?;
+        state.finish_load();
+        Ok(state)
+    }
+
+    /// Row counts per table, for metrics and `cluster_status`.
+    pub fn table_sizes(&self) -> Vec<(&'static str, usize)> {
+        vec![
+            ("nodes", self.nodes.len()),
+            ("labels", self.labels.len()),
+            ("vclusters", self.vclusters.len()),
+            ("user_params", self.user_params.len()),
+            ("tokens", self.tokens.len()),
+            ("requests", self.requests.len()),
+            ("vms", self.vms.len()),
+            ("recent", self.recent.len()),
+        ]
+    }
+}
+
+/// An error for a command the state machine should never receive.
+pub(crate) fn misrouted(what: &str) -> OpError {
+    OpError::internal(format!("{what} is not applied through the log"))
+}
