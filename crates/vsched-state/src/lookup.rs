@@ -20,7 +20,10 @@ impl State {
     }
 
     /// Every vcluster of a namespace, by name.
-    pub(crate) fn vclusters_in<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = &'a Vcluster> + 'a {
+    pub(crate) fn vclusters_in<'a>(
+        &'a self,
+        ns: &'a str,
+    ) -> impl Iterator<Item = &'a Vcluster> + 'a {
         self.vclusters.values().filter(move |v| v.ns == ns)
     }
 
@@ -125,7 +128,9 @@ impl State {
     ) -> OpResult<()> {
         for uuid in nodes {
             let Some(node) = self.nodes.get(uuid) else { continue };
-            if let Some(missing) = labels.clone().into_iter().find(|l| !self.node_carries(node, l, ns)) {
+            if let Some(missing) =
+                labels.clone().into_iter().find(|l| !self.node_carries(node, l, ns))
+            {
                 return Err(OpError::precondition(format!(
                     "node '{}' ({}) lacks label '{missing}'",
                     node.uuid, node.hostname
@@ -157,7 +162,8 @@ impl State {
     /// What one user's VMs reserve in a vcluster.
     pub(crate) fn user_usage(&self, ns: &str, vcluster: &str, login: &str) -> Resources {
         let mut used = Resources::default();
-        let vms = self.vms.values().filter(|v| v.ns == ns && v.vcluster == vcluster && v.owner == login);
+        let vms =
+            self.vms.values().filter(|v| v.ns == ns && v.vcluster == vcluster && v.owner == login);
         for vm in vms {
             used += vm.reserved;
         }

@@ -189,9 +189,20 @@ impl State {
                 ops::tokens::bootstrap_admin(self, at, token_id, login, hash)
             }
             Action::RegisterNode { uuid, hostname, address, capacity, labels, agent_version } => {
-                ops::nodes::register(self, at, uuid, hostname, address, *capacity, labels, agent_version)
+                ops::nodes::register(
+                    self,
+                    at,
+                    uuid,
+                    hostname,
+                    address,
+                    *capacity,
+                    labels,
+                    agent_version,
+                )
             }
-            Action::SetNodeStatus { uuid, status } => ops::nodes::set_status(self, at, uuid, *status),
+            Action::SetNodeStatus { uuid, status } => {
+                ops::nodes::set_status(self, at, uuid, *status)
+            }
             Action::Noop => Ok(Value::Null),
         }
     }
@@ -239,6 +250,13 @@ impl State {
             }
         });
         out
+    }
+
+    /// Every row of every table, encoded, for rewriting storage from a snapshot.
+    pub fn all_rows(&self) -> Vec<TableChanges> {
+        let mut copy = self.clone();
+        each_table!(copy, |_name, t| t.mark_all_dirty());
+        copy.take_changes()
     }
 
     /// Adds one stored record of `table` while loading from storage.

@@ -128,6 +128,11 @@ impl<R: Record> Table<R> {
             .collect()
     }
 
+    /// Marks every row dirty, so the next [`Table::take_changes`] lists them all.
+    pub fn mark_all_dirty(&mut self) {
+        self.dirty.extend(self.rows.keys().cloned());
+    }
+
     /// Adds a stored record while loading; not journaled.
     pub fn load(&mut self, record: R) {
         self.rows.insert(record.key(), record);

@@ -82,7 +82,12 @@ impl State {
 
     /// A user's settings in a vcluster, resolved: request spec aside, each comes from
     /// the user's params, then the vcluster, then the built-in default.
-    pub(crate) fn user_params_json(&self, vc: &Vcluster, login: &str, up: Option<&UserParams>) -> Value {
+    pub(crate) fn user_params_json(
+        &self,
+        vc: &Vcluster,
+        login: &str,
+        up: Option<&UserParams>,
+    ) -> Value {
         let usage = self.user_usage(&vc.ns, &vc.name, login);
         let rf = effective(up.and_then(|u| u.rf), vc.rf, DEFAULT_RF);
         let iso = effective(

@@ -17,7 +17,10 @@ use crate::state::State;
 
 pub(crate) fn add(state: &mut State, at: i64, p: &LabelsAdd) -> Outcome {
     if let Some(existing) = p.labels.iter().find(|l| state.labels.contains(*l)) {
-        return Err(OpError::already_exists("labels", format!("label '{existing}' already exists")));
+        return Err(OpError::already_exists(
+            "labels",
+            format!("label '{existing}' already exists"),
+        ));
     }
     let nodes = state.select_nodes(&p.nodes, "nodes")?;
     for name in &p.labels {
@@ -47,7 +50,8 @@ pub(crate) fn assign(state: &mut State, p: &LabelsNodes, assign: bool) -> Outcom
     for uuid in &nodes {
         let node = state.nodes.get_mut(uuid).expect("selected nodes exist");
         for label in &p.labels {
-            let did = if assign { node.labels.insert(label.clone()) } else { node.labels.remove(label) };
+            let did =
+                if assign { node.labels.insert(label.clone()) } else { node.labels.remove(label) };
             changed += usize::from(did);
         }
     }
@@ -143,7 +147,12 @@ pub(crate) fn delegate(state: &mut State, p: &LabelsNs, delegate: bool) -> Outco
     Ok(json!({"labels": labels}))
 }
 
-pub(crate) fn vcluster_add(state: &mut State, caller: &Caller, at: i64, p: &LabelsVcluster) -> Outcome {
+pub(crate) fn vcluster_add(
+    state: &mut State,
+    caller: &Caller,
+    at: i64,
+    p: &LabelsVcluster,
+) -> Outcome {
     let ns = caller.ns.clone();
     let names = state.select_vclusters(&ns, &p.vcluster, "vcluster")?;
     state.labels_delegated(&ns, &p.labels, "labels")?;
@@ -154,7 +163,12 @@ pub(crate) fn vcluster_add(state: &mut State, caller: &Caller, at: i64, p: &Labe
     change_vcluster_labels(state, &ns, &names, &p.labels, at, true)
 }
 
-pub(crate) fn vcluster_del(state: &mut State, caller: &Caller, at: i64, p: &LabelsVcluster) -> Outcome {
+pub(crate) fn vcluster_del(
+    state: &mut State,
+    caller: &Caller,
+    at: i64,
+    p: &LabelsVcluster,
+) -> Outcome {
     let ns = caller.ns.clone();
     let names = state.select_vclusters(&ns, &p.vcluster, "vcluster")?;
     state.labels_exist(&p.labels, "labels")?;
@@ -206,7 +220,11 @@ pub(crate) fn ignore(state: &mut State, p: &LabelsIgnore, ignore: bool) -> Outco
 }
 
 /// Labels passing `filter`, judged for namespace `ns`.
-fn filtered<'a>(state: &'a State, ns: &'a str, filter: LabelFilter) -> impl Iterator<Item = &'a Label> + 'a {
+fn filtered<'a>(
+    state: &'a State,
+    ns: &'a str,
+    filter: LabelFilter,
+) -> impl Iterator<Item = &'a Label> + 'a {
     state.labels.values().filter(move |l| filter.admits(l.ignored_in(ns)))
 }
 
@@ -305,7 +323,11 @@ pub(crate) fn ns_list(state: &State, caller: &Caller, p: &LabelsNsFilter) -> OpR
 }
 
 /// `labels_vcluster_show`: each selected vcluster of the namespace with its labels.
-pub(crate) fn vcluster_show(state: &State, caller: &Caller, p: &LabelsVclusterShow) -> OpResult<Value> {
+pub(crate) fn vcluster_show(
+    state: &State,
+    caller: &Caller,
+    p: &LabelsVclusterShow,
+) -> OpResult<Value> {
     let names = state.select_vclusters(&caller.ns, &p.vcluster, "vcluster")?;
     let mut out = Vec::new();
     for name in names {
@@ -324,7 +346,11 @@ pub(crate) fn vcluster_show(state: &State, caller: &Caller, p: &LabelsVclusterSh
 
 /// `labels_vcluster_list`: each label the namespace may use or uses, with the
 /// namespace's vclusters that use it.
-pub(crate) fn vcluster_list(state: &State, caller: &Caller, p: &LabelsVclusterFilter) -> OpResult<Value> {
+pub(crate) fn vcluster_list(
+    state: &State,
+    caller: &Caller,
+    p: &LabelsVclusterFilter,
+) -> OpResult<Value> {
     let ns = &caller.ns;
     let selected: Vec<String> = match &p.vcluster {
         None => state.vclusters_in(ns).map(|v| v.name.clone()).collect(),
@@ -334,7 +360,12 @@ pub(crate) fn vcluster_list(state: &State, caller: &Caller, p: &LabelsVclusterFi
         .filter_map(|l| {
             let users: Vec<&String> = selected
                 .iter()
-                .filter(|n| state.vclusters.get(&(ns.clone(), (*n).clone())).is_some_and(|v| v.labels.contains(&l.name)))
+                .filter(|n| {
+                    state
+                        .vclusters
+                        .get(&(ns.clone(), (*n).clone()))
+                        .is_some_and(|v| v.labels.contains(&l.name))
+                })
                 .collect();
             if users.is_empty() && !l.delegated.contains(ns) {
                 return None;

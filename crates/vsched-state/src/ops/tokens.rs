@@ -23,7 +23,10 @@ pub(crate) fn issue(
     hash: &str,
 ) -> Outcome {
     if state.tokens.contains(&token_id.to_string()) {
-        return Err(OpError::already_exists("token_id", format!("token '{token_id}' already exists")));
+        return Err(OpError::already_exists(
+            "token_id",
+            format!("token '{token_id}' already exists"),
+        ));
     }
     let token = Token {
         token_id: token_id.to_string(),
@@ -41,7 +44,13 @@ pub(crate) fn issue(
 
 /// Stores the first admin token; a cluster that has an admin token keeps it, so a
 /// repeated bootstrap changes nothing.
-pub(crate) fn bootstrap_admin(state: &mut State, at: i64, token_id: &str, login: &str, hash: &str) -> Outcome {
+pub(crate) fn bootstrap_admin(
+    state: &mut State,
+    at: i64,
+    token_id: &str,
+    login: &str,
+    hash: &str,
+) -> Outcome {
     if state.has_admin_token() {
         return Ok(json!({"created": false}));
     }
@@ -63,7 +72,10 @@ pub(crate) fn delete(state: &mut State, p: &TokenDel) -> Outcome {
     let ids: Vec<String> = match p {
         TokenDel::ById { token_id } => {
             if !state.tokens.contains(token_id) {
-                return Err(OpError::not_found("token_id", format!("token '{token_id}' not found")));
+                return Err(OpError::not_found(
+                    "token_id",
+                    format!("token '{token_id}' not found"),
+                ));
             }
             vec![token_id.clone()]
         }
@@ -95,12 +107,8 @@ pub(crate) fn delete(state: &mut State, p: &TokenDel) -> Outcome {
 }
 
 pub(crate) fn list(state: &State, ns: Option<&str>) -> OpResult<Value> {
-    let tokens: Vec<Value> = state
-        .tokens
-        .values()
-        .filter(|t| ns.is_none_or(|ns| t.ns == ns))
-        .map(token_json)
-        .collect();
+    let tokens: Vec<Value> =
+        state.tokens.values().filter(|t| ns.is_none_or(|ns| t.ns == ns)).map(token_json).collect();
     Ok(json!({"tokens": tokens}))
 }
 

@@ -18,7 +18,10 @@ fn key(caller: &Caller, name: &str) -> (String, String) {
 pub(crate) fn add(state: &mut State, caller: &Caller, at: i64, p: &VclusterAdd) -> Outcome {
     let ns = &caller.ns;
     if state.vclusters.contains(&key(caller, &p.name)) {
-        return Err(OpError::already_exists("name", format!("vcluster '{}' already exists", p.name)));
+        return Err(OpError::already_exists(
+            "name",
+            format!("vcluster '{}' already exists", p.name),
+        ));
     }
     state.labels_delegated(ns, &p.labels, "labels")?;
 
@@ -176,7 +179,8 @@ pub(crate) fn nodes_add(state: &mut State, caller: &Caller, at: i64, p: &Vcluste
     };
 
     let vc = state.vclusters.get_mut(&key(caller, &p.name)).expect("checked above");
-    let added: Vec<String> = candidates.into_iter().filter(|u| vc.nodes.insert(u.clone())).collect();
+    let added: Vec<String> =
+        candidates.into_iter().filter(|u| vc.nodes.insert(u.clone())).collect();
     vc.updated_at_ms = at;
     let vc = state.vcluster(&ns, &p.name, "name")?;
     Ok(json!({"name": p.name, "added": added, "nodes": vc.nodes}))
@@ -215,15 +219,31 @@ pub(crate) fn nodes_del(state: &mut State, caller: &Caller, at: i64, p: &Vcluste
     Ok(json!({"name": p.name, "removed": removed, "nodes": nodes}))
 }
 
-pub(crate) fn taints_add(state: &mut State, caller: &Caller, at: i64, p: &VclusterTaints) -> Outcome {
+pub(crate) fn taints_add(
+    state: &mut State,
+    caller: &Caller,
+    at: i64,
+    p: &VclusterTaints,
+) -> Outcome {
     change_taints(state, caller, at, p, true)
 }
 
-pub(crate) fn taints_del(state: &mut State, caller: &Caller, at: i64, p: &VclusterTaints) -> Outcome {
+pub(crate) fn taints_del(
+    state: &mut State,
+    caller: &Caller,
+    at: i64,
+    p: &VclusterTaints,
+) -> Outcome {
     change_taints(state, caller, at, p, false)
 }
 
-fn change_taints(state: &mut State, caller: &Caller, at: i64, p: &VclusterTaints, add: bool) -> Outcome {
+fn change_taints(
+    state: &mut State,
+    caller: &Caller,
+    at: i64,
+    p: &VclusterTaints,
+    add: bool,
+) -> Outcome {
     let vc = state.vcluster(&caller.ns, &p.name, "name")?;
     let nodes = member_nodes(state, vc, &p.uuids)?;
     let vc = state.vclusters.get_mut(&key(caller, &p.name)).expect("checked above");
