@@ -14,6 +14,7 @@
 use std::fmt::Debug;
 use std::ops::RangeBounds;
 use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
@@ -37,6 +38,8 @@ struct Inner {
     log: sled::Tree,
     meta: sled::Tree,
     flusher: mpsc::Sender<LogFlushed<TypeConfig>>,
+    /// The last committed index openraft reported, for status and metrics.
+    committed: AtomicU64,
 }
 
 fn index_key(index: u64) -> [u8; 8] {
@@ -57,7 +60,12 @@ impl LogStore {
             .name("raft-log-fsync".into())
             .spawn(move || group_commit(flush_db, rx))
             .expect("spawn the log flush thread");
-        Ok(LogStore { inner: Arc::new(Inner { db: db.clone(), log, meta, flusher: tx }) })
+        let inner = Inner { db: db.clone(), log, meta, flusher: tx, committed: AtomicU64::new(0) };
+        let store = LogStore { inner: Arc::new(inner) };
+        if let Ok(Some(Some(committed))) = store.read_meta::<Option<LogId>>(KEY_COMMITTED) {
+            store.inner.committed.store(committed.index, Ordering::Relaxed);
+        }
+        Ok(store)
     }
 
     fn read_meta<T: serde::de::DeserializeOwned>(
@@ -82,6 +90,11 @@ impl LogStore {
         tokio::task::spawn_blocking(move || db.flush().map(|_| ()).map_err(io_err))
             .await
             .map_err(io_err)?
+    }
+
+    /// The last committed log index this peer knows of.
+    pub fn committed_index(&self) -> u64 {
+        self.inner.committed.load(Ordering::Relaxed)
     }
 
     /// Number of entries currently kept, for metrics.
@@ -161,6 +174,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        if let Some(c) = committed {
+            self.inner.committed.store(c.index, Ordering::Relaxed);
+        }
         self.write_meta(KEY_COMMITTED, &committed)
     }
 

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use vsched_state::Command;
 use tonic::{Request, Response, Status};
 use vsched_proto::raft::raft_service_server::{RaftService, RaftServiceServer};
 use vsched_proto::raft::{ForwardReply, ForwardRequest, RaftPayload};
@@ -13,10 +14,23 @@ use crate::network::MAX_MESSAGE_BYTES;
 use crate::types::Raft;
 use crate::{decode, encode};
 
-/// Runs a client operation forwarded by another peer.
+/// Runs what other peers hand to the leader.
 #[tonic::async_trait]
 pub trait ForwardHandler: Send + Sync + 'static {
+    /// A client operation received by another peer.
     async fn forward(&self, request: ForwardRequest) -> ForwardReply;
+
+    /// A command another peer built itself.
+    async fn propose(&self, command: Command) -> ProposeReply;
+}
+
+/// The answer to a peer's proposal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProposeReply {
+    /// The outcome as JSON text: `{"ok": data}` or `{"error": {...}}`.
+    pub outcome_json: String,
+    pub index: u64,
+    pub not_leader: bool,
 }
 
 /// The gRPC service every peer runs for the others.
@@ -75,5 +89,10 @@ impl RaftService for PeerService {
         req: Request<ForwardRequest>,
     ) -> Result<Response<ForwardReply>, Status> {
         Ok(Response::new(self.forward.forward(req.into_inner()).await))
+    }
+
+    async fn propose(&self, req: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
+        let command: Command = decode(&req.into_inner().data).map_err(bad_payload)?;
+        reply(&self.forward.propose(command).await)
     }
 }
