@@ -19,7 +19,7 @@ use vsched_model::types::{NodeStatus, Resources};
 use vsched_proto::agent::agent_message::Body as AgentBody;
 use vsched_proto::agent::agent_service_server::{AgentService, AgentServiceServer};
 use vsched_proto::agent::server_message::Body as ServerBody;
-use vsched_proto::agent::{AgentMessage, Redirect, Register, Registered, ServerMessage, Settings};
+use vsched_proto::agent::{Ack, AgentMessage, Redirect, Register, Registered, ServerMessage, Settings};
 use vsched_state::Action;
 
 use crate::peer::Peer;
@@ -156,7 +156,13 @@ async fn serve(peer: &Arc<Peer>, uuid: &str, inbound: &mut Streaming<AgentMessag
             msg = inbound.message() => {
                 let Some(msg) = msg? else { return Ok(()) };
                 match msg.body {
-                    Some(AgentBody::Heartbeat(_)) => heartbeat(peer, uuid),
+                    Some(AgentBody::Heartbeat(hb)) => {
+                        heartbeat(peer, uuid);
+                        if has_quorum(peer) {
+                            let ack = ServerBody::Ack(Ack { seq: hb.seq });
+                            let _ = tx.send(body(ack)).await;
+                        }
+                    }
                     Some(AgentBody::Goodbye(bye)) => {
                         tracing::info!(node = %uuid, reason = %bye.reason, "agent leaving");
                         peer.liveness.forget(uuid);
@@ -175,6 +181,13 @@ async fn serve(peer: &Arc<Peer>, uuid: &str, inbound: &mut Streaming<AgentMessag
             }
         }
     }
+}
+
+/// Whether this leader heard from a quorum recently enough to vouch for the
+/// cluster to an agent.
+fn has_quorum(peer: &Peer) -> bool {
+    let limit = peer.config.raft.election_max_ms * 2;
+    peer.is_leader() && peer.raft.metrics().borrow().millis_since_quorum_ack.is_some_and(|ms| ms <= limit)
 }
 
 /// Records a heartbeat; a node that is not `ready` in the state is made ready.
