@@ -50,7 +50,10 @@ impl AgentConfig {
     pub fn node_ids(&self) -> anyhow::Result<Vec<String>> {
         anyhow::ensure!(self.sim_nodes >= 1, "--sim-nodes must be at least 1");
         if let Some(id) = &self.node_id {
-            anyhow::ensure!(self.sim_nodes == 1, "--node-id names one node; it cannot go with --sim-nodes");
+            anyhow::ensure!(
+                self.sim_nodes == 1,
+                "--node-id names one node; it cannot go with --sim-nodes"
+            );
             uuid::Uuid::parse_str(id).with_context(|| format!("--node-id '{id}' is not a UUID"))?;
             return Ok(vec![id.clone()]);
         }
@@ -58,19 +61,23 @@ impl AgentConfig {
             .with_context(|| format!("create data dir {}", self.data_dir.display()))?;
         let path = self.data_dir.join("node-ids");
         let mut ids: Vec<String> = match std::fs::read_to_string(&path) {
-            Ok(text) => text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect(),
+            Ok(text) => {
+                text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
         };
         for id in &ids {
-            uuid::Uuid::parse_str(id).with_context(|| format!("{} holds '{id}', not a UUID", path.display()))?;
+            uuid::Uuid::parse_str(id)
+                .with_context(|| format!("{} holds '{id}', not a UUID", path.display()))?;
         }
         if ids.len() < self.sim_nodes {
             while ids.len() < self.sim_nodes {
                 ids.push(uuid::Uuid::new_v4().to_string());
             }
             let tmp = self.data_dir.join("node-ids.tmp");
-            std::fs::write(&tmp, ids.join("\n") + "\n").with_context(|| format!("write {}", tmp.display()))?;
+            std::fs::write(&tmp, ids.join("\n") + "\n")
+                .with_context(|| format!("write {}", tmp.display()))?;
             std::fs::rename(&tmp, &path).with_context(|| format!("write {}", path.display()))?;
         }
         ids.truncate(self.sim_nodes);
@@ -96,9 +103,9 @@ impl AgentConfig {
             ))),
             // The libvirt backend arrives with VM lifecycle support; until then an
             // agent asked for it refuses to start rather than pretend.
-            Backend::Libvirt => anyhow::bail!(
-                "this build has no libvirt backend yet; use --hypervisor sim"
-            ),
+            Backend::Libvirt => {
+                anyhow::bail!("this build has no libvirt backend yet; use --hypervisor sim")
+            }
         }
     }
 }

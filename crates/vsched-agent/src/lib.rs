@@ -42,6 +42,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(3), futures::future::join_all(tasks)).await;
+    let _ =
+        tokio::time::timeout(std::time::Duration::from_secs(3), futures::future::join_all(tasks))
+            .await;
     Ok(())
 }

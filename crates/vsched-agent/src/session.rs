@@ -40,7 +40,12 @@ struct Contact {
 }
 
 /// Runs one node until the agent stops.
-pub async fn run_node(config: Arc<AgentConfig>, node_id: String, hv: Arc<dyn Hypervisor>, mut stop: watch::Receiver<bool>) {
+pub async fn run_node(
+    config: Arc<AgentConfig>,
+    node_id: String,
+    hv: Arc<dyn Hypervisor>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut contact = Contact { last_ack: Instant::now(), fenced: false };
     let mut next_server = 0usize;
     let mut target: Option<String> = None;
@@ -62,7 +67,9 @@ pub async fn run_node(config: Arc<AgentConfig>, node_id: String, hv: Arc<dyn Hyp
             }
             Ok(Ended::Redirect(None)) => tracing::debug!(node = %node_id, "no leader known yet"),
             Ok(Ended::Lost) => tracing::debug!(node = %node_id, server = %addr, "session closed"),
-            Err(e) => tracing::debug!(node = %node_id, server = %addr, error = %e, "session failed"),
+            Err(e) => {
+                tracing::debug!(node = %node_id, server = %addr, error = %e, "session failed")
+            }
         }
         check_fence(&config, hv.as_ref(), &mut contact);
         tokio::select! {
@@ -80,7 +87,10 @@ fn check_fence(config: &AgentConfig, hv: &dyn Hypervisor, contact: &mut Contact)
     }
     contact.fenced = true;
     let stopped = hv.fence();
-    tracing::warn!(stopped, "no contact with a cluster quorum for the fence timeout; fenced VMs stopped");
+    tracing::warn!(
+        stopped,
+        "no contact with a cluster quorum for the fence timeout; fenced VMs stopped"
+    );
 }
 
 /// Completes when the agent is asked to stop.

@@ -45,12 +45,20 @@ pub struct SimHypervisor {
 
 impl SimHypervisor {
     pub fn new(hostname: String, vcpu: u64, vram_mib: u64) -> SimHypervisor {
-        SimHypervisor { facts: HostFacts { hostname, vcpu, vram_mib }, vms: Mutex::new(BTreeMap::new()) }
+        SimHypervisor {
+            facts: HostFacts { hostname, vcpu, vram_mib },
+            vms: Mutex::new(BTreeMap::new()),
+        }
     }
 
-    fn with_vm<T>(&self, uuid: &str, f: impl FnOnce(&mut SimVm) -> Result<T, String>) -> Result<T, String> {
+    fn with_vm<T>(
+        &self,
+        uuid: &str,
+        f: impl FnOnce(&mut SimVm) -> Result<T, String>,
+    ) -> Result<T, String> {
         let mut vms = self.vms.lock().expect("sim lock");
-        let vm = vms.get_mut(uuid).ok_or_else(|| format!("VM {uuid} is not defined on this node"))?;
+        let vm =
+            vms.get_mut(uuid).ok_or_else(|| format!("VM {uuid} is not defined on this node"))?;
         f(vm)
     }
 
@@ -141,7 +149,8 @@ impl Hypervisor for SimHypervisor {
     fn fence(&self) -> usize {
         let mut vms = self.vms.lock().expect("sim lock");
         let mut stopped = 0;
-        for vm in vms.values_mut().filter(|vm| vm.fence_on_isolation && vm.power != Power::Stopped) {
+        for vm in vms.values_mut().filter(|vm| vm.fence_on_isolation && vm.power != Power::Stopped)
+        {
             vm.power = Power::Stopped;
             stopped += 1;
         }

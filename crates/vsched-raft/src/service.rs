@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use vsched_state::Command;
 use tonic::{Request, Response, Status};
 use vsched_proto::raft::raft_service_server::{RaftService, RaftServiceServer};
 use vsched_proto::raft::{ForwardReply, ForwardRequest, RaftPayload};
+use vsched_state::Command;
 
 use crate::network::MAX_MESSAGE_BYTES;
 use crate::types::Raft;

@@ -19,7 +19,9 @@ use vsched_model::types::{NodeStatus, Resources};
 use vsched_proto::agent::agent_message::Body as AgentBody;
 use vsched_proto::agent::agent_service_server::{AgentService, AgentServiceServer};
 use vsched_proto::agent::server_message::Body as ServerBody;
-use vsched_proto::agent::{Ack, AgentMessage, Redirect, Register, Registered, ServerMessage, Settings};
+use vsched_proto::agent::{
+    Ack, AgentMessage, Redirect, Register, Registered, ServerMessage, Settings,
+};
 use vsched_state::Action;
 
 use crate::peer::Peer;
@@ -107,7 +109,11 @@ fn redirect(peer: &Peer, reason: &str) -> Result<ServerMessage, Status> {
     }))
 }
 
-async fn run_session(peer: Arc<Peer>, mut inbound: Streaming<AgentMessage>, tx: Outbound) -> anyhow::Result<()> {
+async fn run_session(
+    peer: Arc<Peer>,
+    mut inbound: Streaming<AgentMessage>,
+    tx: Outbound,
+) -> anyhow::Result<()> {
     // The first message must be a registration.
     let first = tokio::time::timeout(Duration::from_secs(10), inbound.message()).await??;
     let Some(AgentMessage { body: Some(AgentBody::Register(reg)) }) = first else {
@@ -149,7 +155,12 @@ async fn run_session(peer: Arc<Peer>, mut inbound: Streaming<AgentMessage>, tx: 
 
 /// Reads heartbeats until the stream ends, the agent leaves, or this peer stops
 /// leading.
-async fn serve(peer: &Arc<Peer>, uuid: &str, inbound: &mut Streaming<AgentMessage>, tx: &Outbound) -> anyhow::Result<()> {
+async fn serve(
+    peer: &Arc<Peer>,
+    uuid: &str,
+    inbound: &mut Streaming<AgentMessage>,
+    tx: &Outbound,
+) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
@@ -187,7 +198,8 @@ async fn serve(peer: &Arc<Peer>, uuid: &str, inbound: &mut Streaming<AgentMessag
 /// cluster to an agent.
 fn has_quorum(peer: &Peer) -> bool {
     let limit = peer.config.raft.election_max_ms * 2;
-    peer.is_leader() && peer.raft.metrics().borrow().millis_since_quorum_ack.is_some_and(|ms| ms <= limit)
+    peer.is_leader()
+        && peer.raft.metrics().borrow().millis_since_quorum_ack.is_some_and(|ms| ms <= limit)
 }
 
 /// Records a heartbeat; a node that is not `ready` in the state is made ready.
@@ -240,7 +252,9 @@ async fn register(peer: &Arc<Peer>, reg: &Register) -> Result<(), vsched_model::
     match peer.propose(vsched_model::Caller::system(), None, action).await {
         Ok(_) => Ok(()),
         Err(crate::peer::Failure::Op(e)) => Err(e),
-        Err(crate::peer::Failure::NotLeader) => Err(vsched_model::OpError::unavailable("not the leader")),
+        Err(crate::peer::Failure::NotLeader) => {
+            Err(vsched_model::OpError::unavailable("not the leader"))
+        }
     }
 }
 
@@ -261,7 +275,10 @@ pub async fn watch_liveness(peer: Arc<Peer>) {
         if is_leader != leading {
             leading = is_leader;
             if leading {
-                tracing::info!(term = peer.raft.metrics().borrow().current_term, "leading; node grace period starts");
+                tracing::info!(
+                    term = peer.raft.metrics().borrow().current_term,
+                    "leading; node grace period starts"
+                );
                 peer.liveness.became_leader(now);
             } else {
                 peer.liveness.stepped_down();
@@ -273,7 +290,12 @@ pub async fn watch_liveness(peer: Arc<Peer>) {
 
         let (ready, fleet): (Vec<String>, usize) = {
             let ms = peer.state.read().expect("state lock");
-            let ready = ms.state.nodes().filter(|n| n.status == NodeStatus::Ready).map(|n| n.uuid.clone()).collect();
+            let ready = ms
+                .state
+                .nodes()
+                .filter(|n| n.status == NodeStatus::Ready)
+                .map(|n| n.uuid.clone())
+                .collect();
             (ready, ms.state.nodes().count())
         };
         for uuid in peer.liveness.overdue(ready.iter().map(String::as_str), fleet, now) {
@@ -282,7 +304,9 @@ pub async fn watch_liveness(peer: Arc<Peer>) {
             }
             let action = Action::SetNodeStatus { uuid: uuid.clone(), status: NodeStatus::Isolated };
             match peer.propose(vsched_model::Caller::system(), None, action).await {
-                Ok(_) => tracing::info!(node = %uuid, "node isolated: no heartbeat within the isolation timeout"),
+                Ok(_) => {
+                    tracing::info!(node = %uuid, "node isolated: no heartbeat within the isolation timeout")
+                }
                 Err(_) => tracing::warn!(node = %uuid, "could not mark node isolated"),
             }
             peer.liveness.end_transition(&uuid);

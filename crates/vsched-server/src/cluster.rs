@@ -17,7 +17,11 @@ use crate::auth;
 use crate::peer::{Failure, Peer};
 
 /// Serves the cluster operations on the leader.
-pub(crate) async fn handle(peer: &Peer, _caller: &Caller, op: &Op) -> Result<(Value, u64), Failure> {
+pub(crate) async fn handle(
+    peer: &Peer,
+    _caller: &Caller,
+    op: &Op,
+) -> Result<(Value, u64), Failure> {
     match op {
         Op::ClusterStatus(_) => {
             peer.linearize().await?;
@@ -27,7 +31,9 @@ pub(crate) async fn handle(peer: &Peer, _caller: &Caller, op: &Op) -> Result<(Va
             member_add(peer, p.id, PeerNode { peer: p.peer.clone(), api: p.api.clone() }).await
         }
         Op::ClusterMemberRemove(p) => member_remove(peer, p.id).await,
-        other => Err(OpError::internal(format!("'{}' is not a cluster operation", other.name())).into()),
+        other => {
+            Err(OpError::internal(format!("'{}' is not a cluster operation", other.name())).into())
+        }
     }
 }
 
@@ -121,7 +127,9 @@ async fn member_remove(peer: &Peer, id: u64) -> Result<(Value, u64), Failure> {
     let voters: BTreeSet<u64> = current.voter_ids().collect();
     let change = if voters.contains(&id) {
         if voters.len() == 1 {
-            return Err(OpError::precondition("cannot remove the last voter").with_field("id").into());
+            return Err(OpError::precondition("cannot remove the last voter")
+                .with_field("id")
+                .into());
         }
         ChangeMembers::RemoveVoters(BTreeSet::from([id]))
     } else {
@@ -167,7 +175,9 @@ pub async fn bootstrap(peer: Arc<Peer>) -> anyhow::Result<()> {
             Ok(v) if v["created"] == json!(true) => {
                 if generated {
                     println!("admin token: {}", token.token);
-                    tracing::info!("admin token generated and printed on stdout; it is not shown again");
+                    tracing::info!(
+                        "admin token generated and printed on stdout; it is not shown again"
+                    );
                 } else {
                     tracing::info!("admin token from --admin-token stored");
                 }
@@ -177,7 +187,9 @@ pub async fn bootstrap(peer: Arc<Peer>) -> anyhow::Result<()> {
                 tracing::info!("cluster already has an admin token");
                 return Ok(());
             }
-            Err(e) if e.code == ErrorCode::Unavailable => tokio::time::sleep(Duration::from_millis(200)).await,
+            Err(e) if e.code == ErrorCode::Unavailable => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
             Err(e) => anyhow::bail!("store the admin token: {}", e.message),
         }
     }
@@ -186,12 +198,16 @@ pub async fn bootstrap(peer: Arc<Peer>) -> anyhow::Result<()> {
 /// Asks the cluster at `api` to add this peer, retrying until it is a voter.
 pub async fn join(peer: Arc<Peer>, api: String, token: Option<String>) -> anyhow::Result<()> {
     let me = peer.id;
-    let is_voter = |peer: &Peer| peer.raft.metrics().borrow().membership_config.membership().voter_ids().any(|v| v == me);
+    let is_voter = |peer: &Peer| {
+        peer.raft.metrics().borrow().membership_config.membership().voter_ids().any(|v| v == me)
+    };
     if is_voter(&peer) {
         tracing::info!("already a voter; --join ignored");
         return Ok(());
     }
-    let token = token.ok_or_else(|| anyhow::anyhow!("--join needs an admin token: --admin-token or VSCHED_TOKEN"))?;
+    let token = token.ok_or_else(|| {
+        anyhow::anyhow!("--join needs an admin token: --admin-token or VSCHED_TOKEN")
+    })?;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
     let body = json!({
         "context": {"op": "cluster_member_add", "request_id": uuid::Uuid::new_v4().to_string()},
@@ -208,7 +224,10 @@ pub async fn join(peer: Arc<Peer>, api: String, token: Option<String>) -> anyhow
                     return Ok(());
                 }
                 let code = reply["error"]["code"].as_str().unwrap_or("");
-                if matches!(code, "UNAUTHENTICATED" | "PERMISSION_DENIED" | "ALREADY_EXISTS" | "INVALID_ARGUMENT") {
+                if matches!(
+                    code,
+                    "UNAUTHENTICATED" | "PERMISSION_DENIED" | "ALREADY_EXISTS" | "INVALID_ARGUMENT"
+                ) {
                     anyhow::bail!("join refused: {}", reply["error"]);
                 }
                 tracing::warn!(%status, error = %reply["error"], "join not done yet; retrying");

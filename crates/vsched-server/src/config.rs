@@ -16,7 +16,8 @@ pub struct BootstrapMember {
 impl BootstrapMember {
     /// Parses `ID=PEERADDR@APIADDR`.
     pub fn parse(s: &str) -> Result<BootstrapMember, String> {
-        let (id, rest) = s.split_once('=').ok_or_else(|| format!("'{s}' is not ID=PEERADDR@APIADDR"))?;
+        let (id, rest) =
+            s.split_once('=').ok_or_else(|| format!("'{s}' is not ID=PEERADDR@APIADDR"))?;
         let (peer, api) =
             rest.split_once('@').ok_or_else(|| format!("'{s}' is not ID=PEERADDR@APIADDR"))?;
         let id: u64 = id.trim().parse().map_err(|_| format!("'{id}' in '{s}' is not a peer id"))?;
@@ -93,9 +94,13 @@ mod tests {
 
     #[test]
     fn parses_bootstrap_members() {
-        let list = BootstrapMember::parse_list("1=127.0.0.1:7171@127.0.0.1:7071,2=h:2@h:3").unwrap();
+        let list =
+            BootstrapMember::parse_list("1=127.0.0.1:7171@127.0.0.1:7071,2=h:2@h:3").unwrap();
         assert_eq!(list.len(), 2);
-        assert_eq!(list[0], BootstrapMember { id: 1, peer: "127.0.0.1:7171".into(), api: "127.0.0.1:7071".into() });
+        assert_eq!(
+            list[0],
+            BootstrapMember { id: 1, peer: "127.0.0.1:7171".into(), api: "127.0.0.1:7071".into() }
+        );
         assert!(BootstrapMember::parse("x=a@b").is_err());
         assert!(BootstrapMember::parse("0=a@b").is_err());
         assert!(BootstrapMember::parse("1=a").is_err());

@@ -71,7 +71,12 @@ impl Forwarder {
     }
 
     /// Proposes a peer-built command on the leader. `None`: try again.
-    pub(crate) async fn propose(&self, peer: &Peer, leader: u64, action: &Action) -> Option<OpResult<Value>> {
+    pub(crate) async fn propose(
+        &self,
+        peer: &Peer,
+        leader: u64,
+        action: &Action,
+    ) -> Option<OpResult<Value>> {
         let node = peer.member(leader)?;
         let mut client = self.client(&node.peer)?;
         let command = Command {
@@ -96,8 +101,9 @@ fn answer_from(reply: ForwardReply) -> Answer {
         serde_json::from_str(&reply.data_json)
             .map_err(|e| OpError::internal(format!("leader sent undecodable data: {e}")))
     } else {
-        Err(serde_json::from_str(&reply.error_json)
-            .unwrap_or_else(|e| OpError::internal(format!("leader sent an undecodable error: {e}"))))
+        Err(serde_json::from_str(&reply.error_json).unwrap_or_else(|e| {
+            OpError::internal(format!("leader sent an undecodable error: {e}"))
+        }))
     };
     Answer { result, index: reply.index, leader }
 }
@@ -112,7 +118,9 @@ fn outcome_to_json(outcome: &OpResult<Value>) -> String {
 fn outcome_from_json(text: &str) -> OpResult<Value> {
     let mut v: Value = serde_json::from_str(text).map_err(|e| OpError::internal(e.to_string()))?;
     if let Some(err) = v.get("error") {
-        return Err(serde_json::from_value(err.clone()).map_err(|e| OpError::internal(e.to_string()))?);
+        return Err(
+            serde_json::from_value(err.clone()).map_err(|e| OpError::internal(e.to_string()))?
+        );
     }
     Ok(v.get_mut("ok").map(Value::take).unwrap_or(Value::Null))
 }
@@ -133,7 +141,13 @@ impl ForwardHandler for Peer {
                     Ok(v) => (v.to_string(), String::new()),
                     Err(e) => (String::new(), serde_json::to_string(e).unwrap_or_default()),
                 };
-                ForwardReply { data_json, error_json, index: answer.index, leader_id: self.id, not_leader: false }
+                ForwardReply {
+                    data_json,
+                    error_json,
+                    index: answer.index,
+                    leader_id: self.id,
+                    not_leader: false,
+                }
             }
             Err(()) => ForwardReply {
                 leader_id: self.leader().unwrap_or(0),
@@ -145,9 +159,15 @@ impl ForwardHandler for Peer {
 
     async fn propose(&self, command: Command) -> ProposeReply {
         match self.propose(command.caller, command.request_id, command.action).await {
-            Ok((v, index)) => ProposeReply { outcome_json: outcome_to_json(&Ok(v)), index, not_leader: false },
-            Err(Failure::Op(e)) => ProposeReply { outcome_json: outcome_to_json(&Err(e)), index: 0, not_leader: false },
-            Err(Failure::NotLeader) => ProposeReply { outcome_json: String::new(), index: 0, not_leader: true },
+            Ok((v, index)) => {
+                ProposeReply { outcome_json: outcome_to_json(&Ok(v)), index, not_leader: false }
+            }
+            Err(Failure::Op(e)) => {
+                ProposeReply { outcome_json: outcome_to_json(&Err(e)), index: 0, not_leader: false }
+            }
+            Err(Failure::NotLeader) => {
+                ProposeReply { outcome_json: String::new(), index: 0, not_leader: true }
+            }
         }
     }
 }

@@ -49,7 +49,11 @@ struct RequestMeta {
 }
 
 fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 impl RequestMeta {
@@ -86,7 +90,8 @@ async fn rpc(State(peer): State<Arc<Peer>>, headers: HeaderMap, body: Body) -> R
     let limit = peer.config.body_limit;
 
     // Refuse a large body before reading it when its length is declared.
-    let declared = header_str(&headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
+    let declared =
+        header_str(&headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
         return too_large(&peer, limit);
     }
@@ -98,7 +103,8 @@ async fn rpc(State(peer): State<Arc<Peer>>, headers: HeaderMap, body: Body) -> R
             if hit_limit {
                 return too_large(&peer, limit);
             }
-            let err = OpError::new(ErrorCode::InvalidArgument, format!("cannot read the body: {e}"));
+            let err =
+                OpError::new(ErrorCode::InvalidArgument, format!("cannot read the body: {e}"));
             return envelope_a_error(&peer, None, None, &err, None);
         }
     };
@@ -127,7 +133,8 @@ async fn rpc(State(peer): State<Arc<Peer>>, headers: HeaderMap, body: Body) -> R
 }
 
 fn too_large(peer: &Peer, limit: usize) -> Response {
-    let err = OpError::new(ErrorCode::PayloadTooLarge, format!("the request body exceeds {limit} bytes"));
+    let err =
+        OpError::new(ErrorCode::PayloadTooLarge, format!("the request body exceeds {limit} bytes"));
     envelope_a_error(peer, None, None, &err, None)
 }
 
@@ -138,7 +145,12 @@ fn envelope_a_error(
     err: &OpError,
     leader: Option<u64>,
 ) -> Response {
-    let reply = envelope_a_reply(peer, op, request_id, &Answer { result: Err(err.clone()), index: 0, leader });
+    let reply = envelope_a_reply(
+        peer,
+        op,
+        request_id,
+        &Answer { result: Err(err.clone()), index: 0, leader },
+    );
     (status_of(err.code), axum::Json(reply)).into_response()
 }
 
@@ -170,7 +182,12 @@ async fn batch(peer: &Peer, meta: &RequestMeta, items: Vec<Value>) -> Response {
 async fn one(peer: &Peer, meta: &RequestMeta, item: Value) -> Option<(StatusCode, Value)> {
     let Value::Object(obj) = item else {
         let err = OpError::invalid("body", "an operation must be a JSON object");
-        let reply = envelope_a_reply(peer, None, None, &Answer { result: Err(err.clone()), index: 0, leader: peer.leader() });
+        let reply = envelope_a_reply(
+            peer,
+            None,
+            None,
+            &Answer { result: Err(err.clone()), index: 0, leader: peer.leader() },
+        );
         return Some((status_of(err.code), reply));
     };
     if obj.contains_key("jsonrpc") {
@@ -207,22 +224,31 @@ fn call_meta(meta: &RequestMeta, ctx: Option<&Map<String, Value>>) -> Result<Req
     Ok(out)
 }
 
-async fn envelope_a(peer: &Peer, meta: &RequestMeta, mut obj: Map<String, Value>) -> (StatusCode, Value) {
+async fn envelope_a(
+    peer: &Peer,
+    meta: &RequestMeta,
+    mut obj: Map<String, Value>,
+) -> (StatusCode, Value) {
     let fail = |op: Option<&str>, rid: Option<&str>, e: OpError| {
         let answer = Answer { result: Err(e.clone()), index: 0, leader: peer.leader() };
         (status_of(e.code), envelope_a_reply(peer, op, rid, &answer))
     };
     let ctx = match obj.remove("context") {
         Some(Value::Object(ctx)) => ctx,
-        Some(_) => return fail(None, None, OpError::invalid("context", "'context' must be a JSON object")),
+        Some(_) => {
+            return fail(None, None, OpError::invalid("context", "'context' must be a JSON object"))
+        }
         None => {
-            let msg = "the body must be {\"context\": {\"op\": ...}, \"data\": {...}} or JSON-RPC 2.0";
+            let msg =
+                "the body must be {\"context\": {\"op\": ...}, \"data\": {...}} or JSON-RPC 2.0";
             return fail(None, None, OpError::invalid("context", msg));
         }
     };
     let op = match ctx.get("op") {
         Some(Value::String(op)) if !op.is_empty() => op.clone(),
-        Some(_) => return fail(None, None, OpError::invalid("op", "context field 'op' must be a string")),
+        Some(_) => {
+            return fail(None, None, OpError::invalid("op", "context field 'op' must be a string"))
+        }
         None => return fail(None, None, OpError::invalid("op", "missing context field 'op'")),
     };
     let m = match call_meta(meta, Some(&ctx)) {
@@ -230,7 +256,8 @@ async fn envelope_a(peer: &Peer, meta: &RequestMeta, mut obj: Map<String, Value>
         Err(e) => return fail(Some(&op), None, e),
     };
     let data = obj.remove("data").unwrap_or(Value::Null);
-    let call = Call { op: op.clone(), data, token: m.token, ns: m.ns, request_id: m.request_id.clone() };
+    let call =
+        Call { op: op.clone(), data, token: m.token, ns: m.ns, request_id: m.request_id.clone() };
     let answer = peer.handle(call).await;
     let status = match &answer.result {
         Ok(_) => StatusCode::OK,
@@ -239,7 +266,12 @@ async fn envelope_a(peer: &Peer, meta: &RequestMeta, mut obj: Map<String, Value>
     (status, envelope_a_reply(peer, Some(&op), m.request_id.as_deref(), &answer))
 }
 
-fn envelope_a_reply(peer: &Peer, op: Option<&str>, request_id: Option<&str>, answer: &Answer) -> Value {
+fn envelope_a_reply(
+    peer: &Peer,
+    op: Option<&str>,
+    request_id: Option<&str>,
+    answer: &Answer,
+) -> Value {
     let leader = answer.leader.or_else(|| peer.leader());
     let mut context = json!({
         "op": op,
@@ -278,7 +310,11 @@ fn jsonrpc_code(code: ErrorCode) -> i64 {
     }
 }
 
-async fn jsonrpc(peer: &Peer, meta: &RequestMeta, mut obj: Map<String, Value>) -> Option<(StatusCode, Value)> {
+async fn jsonrpc(
+    peer: &Peer,
+    meta: &RequestMeta,
+    mut obj: Map<String, Value>,
+) -> Option<(StatusCode, Value)> {
     let notification = !obj.contains_key("id");
     let id = obj.remove("id").unwrap_or(Value::Null);
     let invalid = |message: &str| {
@@ -299,7 +335,11 @@ async fn jsonrpc(peer: &Peer, meta: &RequestMeta, mut obj: Map<String, Value>) -
         Some(Value::Object(p)) => Value::Object(p),
         Some(_) => {
             let e = OpError::invalid("params", "'params' must be a JSON object of named fields");
-            let reply = jsonrpc_reply(peer, id, &Answer { result: Err(e.clone()), index: 0, leader: peer.leader() });
+            let reply = jsonrpc_reply(
+                peer,
+                id,
+                &Answer { result: Err(e.clone()), index: 0, leader: peer.leader() },
+            );
             return Some((status_of(e.code), reply));
         }
     };
@@ -311,12 +351,17 @@ async fn jsonrpc(peer: &Peer, meta: &RequestMeta, mut obj: Map<String, Value>) -
     let m = match call_meta(meta, ctx.as_ref()) {
         Ok(m) => m,
         Err(e) => {
-            let reply = jsonrpc_reply(peer, id, &Answer { result: Err(e.clone()), index: 0, leader: peer.leader() });
+            let reply = jsonrpc_reply(
+                peer,
+                id,
+                &Answer { result: Err(e.clone()), index: 0, leader: peer.leader() },
+            );
             return Some((status_of(e.code), reply));
         }
     };
 
-    let call = Call { op: method, data: params, token: m.token, ns: m.ns, request_id: m.request_id };
+    let call =
+        Call { op: method, data: params, token: m.token, ns: m.ns, request_id: m.request_id };
     let answer = peer.handle(call).await;
     if notification {
         return None;

@@ -88,7 +88,12 @@ impl Liveness {
     }
 
     /// Of the given ready nodes, those whose deadline has passed at `now`.
-    pub fn overdue<'a>(&self, ready: impl Iterator<Item = &'a str>, fleet: usize, now: Instant) -> Vec<String> {
+    pub fn overdue<'a>(
+        &self,
+        ready: impl Iterator<Item = &'a str>,
+        fleet: usize,
+        now: Instant,
+    ) -> Vec<String> {
         let timeout = self.effective_timeout(fleet);
         let inner = self.lock();
         let Some(since) = inner.leader_since else { return Vec::new() };
@@ -142,7 +147,9 @@ mod tests {
     #[test]
     fn a_follower_isolates_nobody() {
         let l = Liveness::new(Duration::from_secs(1));
-        assert!(l.overdue(["a"].into_iter(), 1, Instant::now() + Duration::from_secs(60)).is_empty());
+        assert!(l
+            .overdue(["a"].into_iter(), 1, Instant::now() + Duration::from_secs(60))
+            .is_empty());
     }
 
     #[test]

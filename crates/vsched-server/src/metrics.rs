@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use prometheus::{Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 /// The metric families a peer exports.
 pub struct Metrics {
@@ -30,10 +32,13 @@ impl Metrics {
         )
         .expect("metric definition");
         let latency = HistogramVec::new(
-            HistogramOpts::new("vsched_request_duration_seconds", "Operation latency as this peer saw it")
-                .buckets(vec![
-                    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
-                ]),
+            HistogramOpts::new(
+                "vsched_request_duration_seconds",
+                "Operation latency as this peer saw it",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
+            ]),
             &["op", "code"],
         )
         .expect("metric definition");
@@ -43,12 +48,18 @@ impl Metrics {
         )
         .expect("metric definition");
         let raft = GaugeVec::new(
-            Opts::new("vsched_raft", "Raft position of this peer (term, leader_id, indexes, is_leader)"),
+            Opts::new(
+                "vsched_raft",
+                "Raft position of this peer (term, leader_id, indexes, is_leader)",
+            ),
             &["what"],
         )
         .expect("metric definition");
-        let nodes = GaugeVec::new(Opts::new("vsched_nodes", "Nodes by status, as this peer applied them"), &["status"])
-            .expect("metric definition");
+        let nodes = GaugeVec::new(
+            Opts::new("vsched_nodes", "Nodes by status, as this peer applied them"),
+            &["status"],
+        )
+        .expect("metric definition");
         for m in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),

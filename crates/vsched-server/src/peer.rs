@@ -296,7 +296,9 @@ impl Peer {
                 Ok(v) => Ok((v, resp.log_id.index)),
                 Err(e) => Err(e.into()),
             },
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => Err(Failure::NotLeader),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
+                Err(Failure::NotLeader)
+            }
             Ok(Err(e)) => Err(OpError::unavailable(format!("raft: {e}")).into()),
         }
     }
@@ -324,8 +326,12 @@ impl Peer {
     pub(crate) async fn linearize(&self) -> Result<(), Failure> {
         match tokio::time::timeout(READ_TIMEOUT, self.raft.ensure_linearizable()).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_)))) => Err(Failure::NotLeader),
-            Ok(Err(e)) => Err(OpError::unavailable(format!("cannot confirm leadership: {e}")).into()),
+            Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_)))) => {
+                Err(Failure::NotLeader)
+            }
+            Ok(Err(e)) => {
+                Err(OpError::unavailable(format!("cannot confirm leadership: {e}")).into())
+            }
             Err(_) => Err(OpError::unavailable("cannot confirm leadership in time").into()),
         }
     }

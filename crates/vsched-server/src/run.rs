@@ -22,8 +22,9 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let grpc_listener = TcpListener::bind(&config.peer)
         .await
         .with_context(|| format!("listen on --peer {}", config.peer))?;
-    let api_listener =
-        TcpListener::bind(&config.api).await.with_context(|| format!("listen on --api {}", config.api))?;
+    let api_listener = TcpListener::bind(&config.api)
+        .await
+        .with_context(|| format!("listen on --api {}", config.api))?;
     tracing::info!(id = config.id, api = %config.api, peer = %config.peer, data_dir = %config.data_dir.display(), "peer starting");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

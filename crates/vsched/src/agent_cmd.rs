@@ -47,7 +47,8 @@ pub struct AgentArgs {
 }
 
 pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
-    let vram = Mem::parse(&args.sim_vram).with_context(|| format!("--sim-vram '{}'", args.sim_vram))?;
+    let vram =
+        Mem::parse(&args.sim_vram).with_context(|| format!("--sim-vram '{}'", args.sim_vram))?;
     anyhow::ensure!(args.sim_vcpu > 0 && vram.mib() > 0, "a simulated node needs vCPUs and RAM");
     anyhow::ensure!(
         args.sim_nodes == 1 || args.hypervisor == Backend::Sim,

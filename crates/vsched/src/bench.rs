@@ -62,7 +62,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (addrs, token) = match &args.addr {
         Some(a) => {
             let token = args.token.clone().or_else(|| std::env::var("VSCHED_TOKEN").ok());
-            let token = token.ok_or_else(|| anyhow::anyhow!("--token or VSCHED_TOKEN is needed with --addr"))?;
+            let token = token
+                .ok_or_else(|| anyhow::anyhow!("--token or VSCHED_TOKEN is needed with --addr"))?;
             (a.split(',').map(normalise_addr).collect::<Vec<_>>(), token)
         }
         None => {
@@ -87,7 +88,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     // One vcluster per client.
     for i in 0..args.clients {
-        match client.call("vcluster_add", json!({"name": format!("bench-{i}"), "labels": []}), None).await {
+        match client
+            .call("vcluster_add", json!({"name": format!("bench-{i}"), "labels": []}), None)
+            .await
+        {
             Ok(_) => {}
             Err(CallError::Op { code, .. }) if code == "ALREADY_EXISTS" => {}
             Err(e) => anyhow::bail!("create vcluster bench-{i}: {e:?}"),
@@ -95,7 +99,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let targets = if args.leader_only { vec![leader_api(&client).await?] } else { addrs.clone() };
 
-    let http = reqwest::Client::builder().pool_max_idle_per_host(args.clients).tcp_nodelay(true).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .tcp_nodelay(true)
+        .build()?;
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(args.warmup);
     let end = measure_from + Duration::from_secs(args.duration);
@@ -105,7 +112,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let url = format!("{}/rpc", targets[i % targets.len()]);
         let http = http.clone();
         let token = token.clone();
-        tasks.push(tokio::spawn(async move { client_loop(i, http, url, token, measure_from, end).await }));
+        tasks.push(tokio::spawn(async move {
+            client_loop(i, http, url, token, measure_from, end).await
+        }));
     }
     let mut total = ClientResult { ok: 0, errors: 0, latency_us: Histogram::new(3)? };
     for t in tasks {
@@ -123,7 +132,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 /// The API address of the current leader.
 async fn leader_api(client: &Client) -> anyhow::Result<String> {
-    let status = client.call("cluster_status", Value::Null, None).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let status = client
+        .call("cluster_status", Value::Null, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let leader = status["leader"].as_u64().ok_or_else(|| anyhow::anyhow!("no leader"))?;
     let api = status["members"]
         .as_array()
@@ -141,7 +153,8 @@ async fn client_loop(
     measure_from: Instant,
     end: Instant,
 ) -> ClientResult {
-    let mut r = ClientResult { ok: 0, errors: 0, latency_us: Histogram::new(3).expect("histogram") };
+    let mut r =
+        ClientResult { ok: 0, errors: 0, latency_us: Histogram::new(3).expect("histogram") };
     let name = format!("bench-{i}");
     let mut n = 0u64;
     while Instant::now() < end {
@@ -188,8 +201,13 @@ fn print_report(args: &BenchArgs, total: &ClientResult) {
         println!("{report}");
         return;
     }
-    println!("vcluster_update writes, {} clients, {} s measured after {} s warm-up, target: {}",
-        args.clients, args.duration, args.warmup, report["target"].as_str().unwrap_or(""));
+    println!(
+        "vcluster_update writes, {} clients, {} s measured after {} s warm-up, target: {}",
+        args.clients,
+        args.duration,
+        args.warmup,
+        report["target"].as_str().unwrap_or("")
+    );
     println!("writes ok     {}", total.ok);
     println!("errors        {}", total.errors);
     println!("writes/s      {}", report["writes_per_sec"]);

@@ -100,7 +100,8 @@ impl Client {
                         field: err["field"].as_str().map(String::from),
                         details: err.get("details").cloned(),
                     };
-                    let retry = matches!(&error, CallError::Op { code, .. } if code == "UNAVAILABLE");
+                    let retry =
+                        matches!(&error, CallError::Op { code, .. } if code == "UNAVAILABLE");
                     if !retry {
                         return Err(error);
                     }

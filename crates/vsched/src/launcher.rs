@@ -52,7 +52,10 @@ impl LocalCluster {
         let (dir, temp) = match &spec.data_dir {
             Some(d) => (d.clone(), None),
             None => {
-                let t = tempfile::Builder::new().prefix("vsched-dev-").tempdir().context("create a temporary directory")?;
+                let t = tempfile::Builder::new()
+                    .prefix("vsched-dev-")
+                    .tempdir()
+                    .context("create a temporary directory")?;
                 (t.path().to_path_buf(), Some(t))
             }
         };
@@ -61,12 +64,22 @@ impl LocalCluster {
         let exe = std::env::current_exe().context("find the vsched binary")?;
 
         let base = spec.base_port as usize;
-        let api_addrs: Vec<String> = (1..=spec.peers).map(|i| format!("127.0.0.1:{}", base + i)).collect();
-        let peer_addrs: Vec<String> = (1..=spec.peers).map(|i| format!("127.0.0.1:{}", base + 100 + i)).collect();
-        let bootstrap: Vec<String> =
-            (1..=spec.peers).map(|i| format!("{i}={}@{}", peer_addrs[i - 1], api_addrs[i - 1])).collect();
+        let api_addrs: Vec<String> =
+            (1..=spec.peers).map(|i| format!("127.0.0.1:{}", base + i)).collect();
+        let peer_addrs: Vec<String> =
+            (1..=spec.peers).map(|i| format!("127.0.0.1:{}", base + 100 + i)).collect();
+        let bootstrap: Vec<String> = (1..=spec.peers)
+            .map(|i| format!("{i}={}@{}", peer_addrs[i - 1], api_addrs[i - 1]))
+            .collect();
 
-        let mut cluster = LocalCluster { api_addrs, peer_addrs, token, dir: dir.clone(), children: Vec::new(), _temp: temp };
+        let mut cluster = LocalCluster {
+            api_addrs,
+            peer_addrs,
+            token,
+            dir: dir.clone(),
+            children: Vec::new(),
+            _temp: temp,
+        };
         for i in 1..=spec.peers {
             let mut args = vec![
                 "server".to_string(),
@@ -107,9 +120,14 @@ impl LocalCluster {
 
     fn spawn(&mut self, exe: &Path, name: &str, args: &[String]) -> anyhow::Result<()> {
         let log_path = self.dir.join("logs").join(format!("{name}.log"));
-        let log = File::create(&log_path).with_context(|| format!("create {}", log_path.display()))?;
+        let log =
+            File::create(&log_path).with_context(|| format!("create {}", log_path.display()))?;
         let mut cmd = Command::new(exe);
-        cmd.args(args).stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).env_remove("VSCHED_TOKEN");
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .env_remove("VSCHED_TOKEN");
         die_with_parent(&mut cmd);
         let child = cmd.spawn().with_context(|| format!("start {name}"))?;
         self.children.push((name.to_string(), child));
@@ -147,7 +165,10 @@ impl LocalCluster {
 
     /// The name of a child that has exited, if any. Each exit is reported once.
     pub fn exited(&mut self) -> Option<String> {
-        let index = self.children.iter_mut().position(|(_, child)| matches!(child.try_wait(), Ok(Some(_))))?;
+        let index = self
+            .children
+            .iter_mut()
+            .position(|(_, child)| matches!(child.try_wait(), Ok(Some(_))))?;
         let (name, mut child) = self.children.remove(index);
         let status = child.try_wait().ok().flatten().map(|s| s.to_string()).unwrap_or_default();
         Some(format!("{name} ({status})"))

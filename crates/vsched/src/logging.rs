@@ -4,8 +4,11 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init(format: &str, default_level: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level},openraft=warn,sled=warn,h2=warn,tower=warn,hyper=warn")));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "{default_level},openraft=warn,sled=warn,h2=warn,tower=warn,hyper=warn"
+        ))
+    });
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();

@@ -2,6 +2,7 @@
 //! the noun commands, bench). Logic lives in the library crates; this crate parses
 //! flags, starts things and prints.
 
+mod agent_cmd;
 mod bench;
 mod client;
 mod dev;
@@ -10,7 +11,6 @@ mod logging;
 mod nouns;
 mod output;
 mod server_cmd;
-mod agent_cmd;
 
 use std::process::ExitCode;
 

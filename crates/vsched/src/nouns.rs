@@ -97,7 +97,11 @@ pub fn help_text() -> String {
     for n in NOUNS {
         let args: Vec<String> = n.args.iter().map(|a| a.to_uppercase()).collect();
         let cmd = format!("{} {} {}", n.noun, n.verb, args.join(" "));
-        out.push_str(&format!("  vsched {:<44} {}\n", cmd.split_whitespace().collect::<Vec<_>>().join(" "), n.op));
+        out.push_str(&format!(
+            "  vsched {:<44} {}\n",
+            cmd.split_whitespace().collect::<Vec<_>>().join(" "),
+            n.op
+        ));
     }
     out.push_str("  Any field of an operation can be given as --field value.\n");
     out.push_str("Exit codes: 0 ok, 1 operation error, 2 usage error, 3 cluster unreachable.");
@@ -142,7 +146,13 @@ fn usage(message: &str) -> u8 {
 }
 
 /// Sends one operation and prints the outcome; returns the exit code.
-pub async fn run_op(client: &Client, op: &str, data: Value, ns: Option<&str>, format: Format) -> u8 {
+pub async fn run_op(
+    client: &Client,
+    op: &str,
+    data: Value,
+    ns: Option<&str>,
+    format: Format,
+) -> u8 {
     match client.call(op, data, ns).await {
         Ok(data) => {
             output::print(op, &data, format);
@@ -179,16 +189,16 @@ struct Parsed {
 }
 
 fn parse_words(cmd: &NounCmd, words: &[String]) -> Result<Parsed, String> {
-    let mut p = Parsed { addr: None, token: None, ns: None, format: Format::Table, data: Map::new() };
+    let mut p =
+        Parsed { addr: None, token: None, ns: None, format: Format::Table, data: Map::new() };
     let mut positional = cmd.args.iter();
     let mut i = 0;
     while i < words.len() {
         let word = &words[i];
         i += 1;
-        let Some(flag) = word.strip_prefix("--").or_else(|| (word == "-o").then_some("output")) else {
-            let field = positional
-                .next()
-                .ok_or_else(|| format!("unexpected argument '{word}'"))?;
+        let Some(flag) = word.strip_prefix("--").or_else(|| (word == "-o").then_some("output"))
+        else {
+            let field = positional.next().ok_or_else(|| format!("unexpected argument '{word}'"))?;
             p.data.insert((*field).to_string(), Value::String(word.clone()));
             continue;
         };
@@ -244,7 +254,8 @@ pub async fn noun(words: Vec<String>) -> u8 {
             match NOUNS.iter().find(|n| n.noun == noun && n.verb == verb) {
                 Some(cmd) => (cmd, words.get(2..).unwrap_or_default()),
                 None => {
-                    let verbs: Vec<&str> = NOUNS.iter().filter(|n| n.noun == noun).map(|n| n.verb).collect();
+                    let verbs: Vec<&str> =
+                        NOUNS.iter().filter(|n| n.noun == noun).map(|n| n.verb).collect();
                     if verbs.is_empty() {
                         return usage(&format!("unknown command '{noun}'; see vsched --help"));
                     }
@@ -279,7 +290,11 @@ mod tests {
 
     #[test]
     fn positional_words_fill_leading_fields_and_flags_the_rest() {
-        let p = parse_words(cmd("vcluster", "add"), &words("web --labels ssd --vcpu 64 --vram-scaling -o json")).unwrap();
+        let p = parse_words(
+            cmd("vcluster", "add"),
+            &words("web --labels ssd --vcpu 64 --vram-scaling -o json"),
+        )
+        .unwrap();
         assert_eq!(p.data["name"], "web");
         assert_eq!(p.data["labels"], "ssd");
         assert_eq!(p.data["vcpu"], "64");
@@ -289,7 +304,9 @@ mod tests {
 
     #[test]
     fn client_flags_are_not_fields() {
-        let p = parse_words(cmd("node", "list"), &words("--addr h:1 --token t --ns x --status=ready")).unwrap();
+        let p =
+            parse_words(cmd("node", "list"), &words("--addr h:1 --token t --ns x --status=ready"))
+                .unwrap();
         assert_eq!(p.addr.as_deref(), Some("h:1"));
         assert_eq!(p.token.as_deref(), Some("t"));
         assert_eq!(p.ns.as_deref(), Some("x"));

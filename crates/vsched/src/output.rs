@@ -54,11 +54,23 @@ fn columns(op: &str) -> Option<(&'static str, &'static [(&'static str, &'static 
         ),
         "labels_list" => (
             "labels",
-            &[("NAME", "name"), ("NODES", "node_count"), ("IGNORED", "ignored"), ("DELEGATED", "delegated"), ("DESCR", "descr")],
+            &[
+                ("NAME", "name"),
+                ("NODES", "node_count"),
+                ("IGNORED", "ignored"),
+                ("DELEGATED", "delegated"),
+                ("DESCR", "descr"),
+            ],
         ),
         "token_list" => (
             "tokens",
-            &[("TOKEN ID", "token_id"), ("LOGIN", "login"), ("NS", "ns"), ("ROLE", "role"), ("CREATED", "created_at")],
+            &[
+                ("TOKEN ID", "token_id"),
+                ("LOGIN", "login"),
+                ("NS", "ns"),
+                ("ROLE", "role"),
+                ("CREATED", "created_at"),
+            ],
         ),
         "user_param_list" => (
             "users",
@@ -74,7 +86,13 @@ fn columns(op: &str) -> Option<(&'static str, &'static [(&'static str, &'static 
         ),
         "cluster_status" => (
             "members",
-            &[("ID", "id"), ("ROLE", "role"), ("PEER", "peer"), ("API", "api"), ("MATCHED", "matched_index")],
+            &[
+                ("ID", "id"),
+                ("ROLE", "role"),
+                ("PEER", "peer"),
+                ("API", "api"),
+                ("MATCHED", "matched_index"),
+            ],
         ),
         _ => return None,
     };
@@ -108,7 +126,8 @@ fn print_table(rows: &[Value], cols: &[(&str, &str)]) {
         }
     }
     let line = |items: Vec<String>| {
-        let parts: Vec<String> = items.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let parts: Vec<String> =
+            items.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         println!("{}", parts.join("  ").trim_end());
     };
     line(cols.iter().map(|(h, _)| h.to_string()).collect());
@@ -120,11 +139,7 @@ fn print_table(rows: &[Value], cols: &[(&str, &str)]) {
 /// Generic columns: the scalar (or list-of-scalar) keys of the first row.
 fn generic_columns(rows: &[Value]) -> Vec<(&str, &str)> {
     let Some(Value::Object(first)) = rows.first() else { return Vec::new() };
-    first
-        .iter()
-        .filter(|(_, v)| !v.is_object())
-        .map(|(k, _)| (k.as_str(), k.as_str()))
-        .collect()
+    first.iter().filter(|(_, v)| !v.is_object()).map(|(k, _)| (k.as_str(), k.as_str())).collect()
 }
 
 pub fn print(op: &str, data: &Value, format: Format) {
@@ -150,7 +165,11 @@ pub fn print(op: &str, data: &Value, format: Format) {
                     let cols = generic_columns(rows);
                     let cols: Vec<(&str, &str)> = cols.iter().map(|(h, p)| (*h, *p)).collect();
                     let upper: Vec<String> = cols.iter().map(|(h, _)| h.to_uppercase()).collect();
-                    let cols: Vec<(&str, &str)> = upper.iter().map(String::as_str).zip(cols.iter().map(|(_, p)| *p)).collect();
+                    let cols: Vec<(&str, &str)> = upper
+                        .iter()
+                        .map(String::as_str)
+                        .zip(cols.iter().map(|(_, p)| *p))
+                        .collect();
                     print_table(rows, &cols);
                     return;
                 }

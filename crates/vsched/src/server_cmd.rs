@@ -77,12 +77,27 @@ impl ServerArgs {
     /// Fills flags not given from the config file.
     fn merge_file(mut self) -> anyhow::Result<ServerArgs> {
         let Some(path) = self.config.clone() else { return Ok(self) };
-        let text = std::fs::read_to_string(&path).with_context(|| format!("read config {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("read config {}", path.display()))?;
         let mut file: ServerArgs =
             toml::from_str(&text).with_context(|| format!("parse config {}", path.display()))?;
         merge!(
-            self, file, id, api, peer, data_dir, bootstrap, join, admin_token, isolation_timeout,
-            advertise_api, advertise_peer, body_limit, snapshot_every, keep_logs, heartbeat_ms,
+            self,
+            file,
+            id,
+            api,
+            peer,
+            data_dir,
+            bootstrap,
+            join,
+            admin_token,
+            isolation_timeout,
+            advertise_api,
+            advertise_peer,
+            body_limit,
+            snapshot_every,
+            keep_logs,
+            heartbeat_ms,
             election_timeout_ms
         );
         Ok(self)
@@ -153,8 +168,16 @@ mod tests {
     fn flags_win_over_the_config_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vsched.toml");
-        std::fs::write(&path, "id = 2\napi = \"127.0.0.1:9000\"\ndata-dir = \"/tmp/x\"\nisolation-timeout = 5\n").unwrap();
-        let args = ServerArgs { api: Some("127.0.0.1:9001".into()), config: Some(path), ..Default::default() };
+        std::fs::write(
+            &path,
+            "id = 2\napi = \"127.0.0.1:9000\"\ndata-dir = \"/tmp/x\"\nisolation-timeout = 5\n",
+        )
+        .unwrap();
+        let args = ServerArgs {
+            api: Some("127.0.0.1:9001".into()),
+            config: Some(path),
+            ..Default::default()
+        };
         let config = args.into_config().unwrap();
         assert_eq!(config.id, 2);
         assert_eq!(config.api, "127.0.0.1:9001");
