@@ -393,8 +393,26 @@ impl Cluster {
     }
 
     /// Keeps the directory (and logs) after the test, for a failing test to inspect.
-    pub fn keep_dir(self) -> PathBuf {
-        let Cluster { dir, .. } = self;
+    pub fn keep_dir(mut self) -> PathBuf {
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
         dir.keep()
+    }
+}
+
+impl Drop for Cluster {
+    /// A failing test keeps its cluster directory, so its logs can be read.
+    fn drop(&mut self) {
+        for p in &mut self.peers {
+            p.proc.kill();
+        }
+        for a in &mut self.agents {
+            a.kill();
+        }
+        if std::thread::panicking() {
+            if let Ok(empty) = tempfile::tempdir() {
+                let dir = std::mem::replace(&mut self.dir, empty);
+                eprintln!("cluster directory kept: {}", dir.keep().display());
+            }
+        }
     }
 }
