@@ -2,23 +2,23 @@
 //! [`State`], writes the changed rows through to sled, and builds and installs
 //! snapshots.
 //!
-//! Each state table has a tree `sm_<table>`; `sm_meta` holds the last applied log
-//! id and the membership. All rows changed by one `apply` call and the new
-//! `last_applied` are written in one sled transaction, so after a crash the stored
-//! tables always match the stored `last_applied`, and openraft replays the log from
-//! there. Installing a snapshot rewrites every tree; a marker in `sm_meta` says
-//! that a rewrite is under way, and a restart that finds it reloads from the
-//! snapshot file instead of the half-written trees.
+//! All state tables live in the one sled tree `state`, each under its own key
+//! prefix (`nodes/`, `vclusters/`, ...), next to the keys `~last_applied` and
+//! `~membership`. All rows changed by one `apply` call and the new `last_applied`
+//! go into one sled batch, which sled applies atomically, so after a crash the
+//! stored tables always match the stored `last_applied` and openraft replays the
+//! log from there. (One batch per apply costs far less than a transaction across
+//! a tree per table.) Installing a snapshot rewrites the tree; the key
+//! `~rewriting` marks a rewrite under way, and a restart that finds it reloads
+//! from the snapshot file instead of the half-written tree.
 
-use std::collections::HashMap;
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, StorageIOError};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
-use vsched_state::{Applied, State, TableChanges, TABLE_NAMES};
+use vsched_state::{command_seq, Applied, State, TableChanges, TABLE_NAMES};
 
 use crate::snapshot::{self, SnapshotFile};
 use crate::types::{
@@ -26,9 +26,9 @@ use crate::types::{
 };
 use crate::{decode, encode};
 
-const KEY_APPLIED: &[u8] = b"last_applied";
-const KEY_MEMBERSHIP: &[u8] = b"membership";
-const KEY_REWRITING: &[u8] = b"rewriting";
+const KEY_APPLIED: &[u8] = b"~last_applied";
+const KEY_MEMBERSHIP: &[u8] = b"~membership";
+const KEY_REWRITING: &[u8] = b"~rewriting";
 
 /// The applied state and the Raft position it reflects.
 #[derive(Debug, Default)]
@@ -51,10 +51,16 @@ pub struct StateMachineStore {
 
 struct Trees {
     db: sled::Db,
-    meta: sled::Tree,
-    /// In the order of `TABLE_NAMES`.
-    tables: Vec<sled::Tree>,
-    by_name: HashMap<&'static str, usize>,
+    tree: sled::Tree,
+}
+
+/// The stored key of a row: its table's prefix and its encoded key.
+fn row_key(table: &str, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(table.len() + 1 + key.len());
+    k.extend_from_slice(table.as_bytes());
+    k.push(b'/');
+    k.extend_from_slice(key);
+    k
 }
 
 fn sled_io(e: impl std::fmt::Display) -> std::io::Error {
@@ -64,16 +70,10 @@ fn sled_io(e: impl std::fmt::Display) -> std::io::Error {
 impl StateMachineStore {
     /// Opens the trees and loads the stored state; `dir` holds the snapshot file.
     pub fn open(db: &sled::Db, dir: PathBuf) -> std::io::Result<StateMachineStore> {
-        let meta = db.open_tree("sm_meta").map_err(sled_io)?;
-        let mut tables = Vec::new();
-        let mut by_name = HashMap::new();
-        for (i, name) in TABLE_NAMES.iter().enumerate() {
-            tables.push(db.open_tree(format!("sm_{name}")).map_err(sled_io)?);
-            by_name.insert(*name, i);
-        }
+        let tree = db.open_tree("state").map_err(sled_io)?;
         let store = StateMachineStore {
             shared: Arc::new(RwLock::new(MachineState::default())),
-            trees: Arc::new(Trees { db: db.clone(), meta, tables, by_name }),
+            trees: Arc::new(Trees { db: db.clone(), tree }),
             dir,
         };
         store.load()?;
@@ -87,7 +87,7 @@ impl StateMachineStore {
     /// Loads the state from the trees, or from the snapshot file when a rewrite
     /// was interrupted.
     fn load(&self) -> std::io::Result<()> {
-        if self.trees.meta.contains_key(KEY_REWRITING).map_err(sled_io)? {
+        if self.trees.tree.contains_key(KEY_REWRITING).map_err(sled_io)? {
             tracing::warn!(
                 "state tables were being rewritten when the peer stopped; reloading the snapshot"
             );
@@ -97,8 +97,8 @@ impl StateMachineStore {
         }
 
         let mut state = State::new();
-        for (name, tree) in TABLE_NAMES.iter().zip(&self.trees.tables) {
-            for item in tree.iter() {
+        for name in TABLE_NAMES {
+            for item in self.trees.tree.scan_prefix(row_key(name, b"")) {
                 let (_, value) = item.map_err(sled_io)?;
                 state.load_row(name, &value).map_err(sled_io)?;
             }
@@ -129,7 +129,7 @@ impl StateMachineStore {
     }
 
     fn read_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> std::io::Result<Option<T>> {
-        match self.trees.meta.get(key).map_err(sled_io)? {
+        match self.trees.tree.get(key).map_err(sled_io)? {
             Some(bytes) => decode(&bytes).map(Some).map_err(sled_io),
             None => Ok(None),
         }
@@ -142,57 +142,48 @@ impl StateMachineStore {
         last_applied: &Option<LogId>,
         membership: &StoredMembership,
     ) -> std::io::Result<()> {
-        let applied = encode(last_applied).map_err(sled_io)?;
-        let members = encode(membership).map_err(sled_io)?;
-        let mut all: Vec<&sled::Tree> = vec![&self.trees.meta];
-        all.extend(self.trees.tables.iter());
-        let result: Result<(), TransactionError<()>> = all.as_slice().transaction(|txs| {
-            txs[0].insert(KEY_APPLIED, applied.clone())?;
-            txs[0].insert(KEY_MEMBERSHIP, members.clone())?;
-            for change in changes {
-                let tx = &txs[1 + self.trees.by_name[change.table]];
-                for (key, value) in &change.rows {
-                    match value {
-                        Some(v) => tx.insert(key.as_slice(), v.as_slice())?,
-                        None => tx.remove(key.as_slice())?,
-                    };
+        let mut batch = sled::Batch::default();
+        for change in changes {
+            for (key, value) in &change.rows {
+                let k = row_key(change.table, key);
+                match value {
+                    Some(v) => batch.insert(k, v.as_slice()),
+                    None => batch.remove(k),
                 }
             }
-            Ok::<(), ConflictableTransactionError<()>>(())
-        });
-        result.map_err(|e| sled_io(format!("{e:?}")))
+        }
+        batch.insert(KEY_APPLIED, encode(last_applied).map_err(sled_io)?);
+        batch.insert(KEY_MEMBERSHIP, encode(membership).map_err(sled_io)?);
+        self.trees.tree.apply_batch(batch).map_err(sled_io)
     }
 
-    /// Replaces the state with a snapshot and rewrites every table tree.
+    /// Replaces the state with a snapshot and rewrites the state tree.
     fn install_file(&self, snap: &SnapshotFile) -> std::io::Result<()> {
         let state = State::decode_snapshot(&snap.data).map_err(sled_io)?;
 
-        self.trees.meta.insert(KEY_REWRITING, &[1u8]).map_err(sled_io)?;
+        let tree = &self.trees.tree;
+        tree.insert(KEY_REWRITING, &[1u8]).map_err(sled_io)?;
         self.trees.db.flush().map_err(sled_io)?;
-        for tree in &self.trees.tables {
-            tree.clear().map_err(sled_io)?;
+        let mut batch = sled::Batch::default();
+        for key in tree.iter().keys() {
+            let key = key.map_err(sled_io)?;
+            if key.as_ref() != KEY_REWRITING {
+                batch.remove(key);
+            }
         }
         for change in state.all_rows() {
-            let tree = &self.trees.tables[self.trees.by_name[change.table]];
-            let mut batch = sled::Batch::default();
             for (key, value) in change.rows {
                 if let Some(v) = value {
-                    batch.insert(key, v);
+                    batch.insert(row_key(change.table, &key), v);
                 }
             }
-            tree.apply_batch(batch).map_err(sled_io)?;
         }
         let last_applied = snap.meta.last_log_id;
         let membership = snap.meta.last_membership.clone();
-        self.trees
-            .meta
-            .insert(KEY_APPLIED, encode(&last_applied).map_err(sled_io)?)
-            .map_err(sled_io)?;
-        self.trees
-            .meta
-            .insert(KEY_MEMBERSHIP, encode(&membership).map_err(sled_io)?)
-            .map_err(sled_io)?;
-        self.trees.meta.remove(KEY_REWRITING).map_err(sled_io)?;
+        batch.insert(KEY_APPLIED, encode(&last_applied).map_err(sled_io)?);
+        batch.insert(KEY_MEMBERSHIP, encode(&membership).map_err(sled_io)?);
+        batch.remove(KEY_REWRITING);
+        tree.apply_batch(batch).map_err(sled_io)?;
         self.trees.db.flush().map_err(sled_io)?;
 
         *self.shared.write().expect("state lock") =
@@ -243,15 +234,23 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             let mut ms = self.shared.write().expect("state lock");
             for entry in entries {
                 ms.last_applied = Some(entry.log_id);
-                let outcome = match entry.payload {
-                    EntryPayload::Blank => Ok(serde_json::Value::Null),
-                    EntryPayload::Normal(cmd) => ms.state.apply(entry.log_id.index, &cmd),
+                let outcomes = match entry.payload {
+                    EntryPayload::Blank => Vec::new(),
+                    EntryPayload::Normal(proposal) => {
+                        let index = entry.log_id.index;
+                        proposal
+                            .commands
+                            .iter()
+                            .enumerate()
+                            .map(|(i, cmd)| ms.state.apply(command_seq(index, i), cmd))
+                            .collect()
+                    }
                     EntryPayload::Membership(m) => {
                         ms.membership = StoredMembership::new(Some(entry.log_id), m);
-                        Ok(serde_json::Value::Null)
+                        Vec::new()
                     }
                 };
-                replies.push(Applied { outcome });
+                replies.push(Applied { outcomes });
             }
             (ms.state.take_changes(), ms.last_applied, ms.membership.clone())
         };

@@ -5,7 +5,7 @@ use std::fmt;
 use std::io::Cursor;
 
 use serde::{Deserialize, Serialize};
-use vsched_state::{Applied, Command};
+use vsched_state::{Applied, Proposal};
 
 /// Where a peer can be reached: its gRPC address (Raft, agents) and its HTTP API.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,9 +21,9 @@ impl fmt::Display for PeerNode {
 }
 
 openraft::declare_raft_types!(
-    /// Raft types of vsched: commands in, outcomes out, u64 peer ids.
+    /// Raft types of vsched: batches of commands in, their outcomes out, u64 peer ids.
     pub TypeConfig:
-        D = Command,
+        D = Proposal,
         R = Applied,
         NodeId = u64,
         Node = PeerNode,

@@ -6,6 +6,7 @@
 //! - [`peer`]: the operation pipeline (parse, authenticate, authorize, write through
 //!   Raft or read linearizably), run on the leader and reached from any peer;
 //! - [`forward`]: carries an operation from a follower to the leader over gRPC;
+//! - [`proposer`]: gathers concurrent writes into one Raft entry;
 //! - [`http`]: the HTTP endpoints and both request envelopes; the only module that
 //!   knows JSON-RPC;
 //! - [`auth`]: token secrets and hashes;
@@ -24,6 +25,7 @@ pub mod http;
 pub mod liveness;
 pub mod metrics;
 pub mod peer;
+pub mod proposer;
 mod run;
 
 pub use config::ServerConfig;

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use openraft::error::{CheckIsLeaderError, RaftError};
 use openraft::ServerState;
 use serde_json::Value;
 use vsched_model::ops::Access;
@@ -28,6 +28,7 @@ use crate::config::ServerConfig;
 use crate::forward::Forwarder;
 use crate::liveness::Liveness;
 use crate::metrics::Metrics;
+use crate::proposer::{Proposed, Proposer};
 
 /// How long a write may wait for commit before the client is told to retry.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -94,6 +95,7 @@ pub struct Peer {
     pub liveness: Liveness,
     pub agents: AgentHub,
     pub(crate) forwarder: Forwarder,
+    proposer: Proposer,
 }
 
 /// Milliseconds since the Unix epoch: the timestamp the leader puts in commands.
@@ -104,6 +106,7 @@ pub fn now_ms() -> i64 {
 impl Peer {
     pub fn new(node: RaftNode, config: ServerConfig) -> Arc<Peer> {
         let liveness = Liveness::new(config.isolation_timeout);
+        let proposer = Proposer::start(node.raft.clone());
         Arc::new(Peer {
             id: node.id,
             raft: node.raft,
@@ -114,6 +117,7 @@ impl Peer {
             liveness,
             agents: AgentHub::default(),
             forwarder: Forwarder::default(),
+            proposer,
         })
     }
 
@@ -287,19 +291,15 @@ impl Peer {
         action: Action,
     ) -> Result<(Value, u64), Failure> {
         let command = Command { at_ms: now_ms(), caller, request_id, action };
-        match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(command)).await {
+        match tokio::time::timeout(WRITE_TIMEOUT, self.proposer.propose(command)).await {
             Err(_) => Err(OpError::unavailable(
                 "the write was not confirmed in time; retry with the same request_id",
             )
             .into()),
-            Ok(Ok(resp)) => match resp.data.outcome {
-                Ok(v) => Ok((v, resp.log_id.index)),
-                Err(e) => Err(e.into()),
-            },
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {
-                Err(Failure::NotLeader)
-            }
-            Ok(Err(e)) => Err(OpError::unavailable(format!("raft: {e}")).into()),
+            Ok(Proposed::Applied(Ok(v), index)) => Ok((v, index)),
+            Ok(Proposed::Applied(Err(e), _)) => Err(e.into()),
+            Ok(Proposed::NotLeader) => Err(Failure::NotLeader),
+            Ok(Proposed::Failed(e)) => Err(e.into()),
         }
     }
 

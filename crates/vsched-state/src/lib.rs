@@ -16,6 +16,6 @@ mod state;
 pub mod table;
 mod views;
 
-pub use command::{Action, Applied, Command, Outcome};
+pub use command::{command_seq, Action, Applied, Command, Outcome, Proposal, MAX_PROPOSAL};
 pub use recent::RECENT_CAPACITY;
 pub use state::{State, TableChanges, TABLE_NAMES};

@@ -25,6 +25,7 @@ pub struct Recent {
     pub login: String,
     pub request_id: String,
     pub op: String,
+    /// The command's sequence number, which orders eviction.
     pub index: u64,
     pub at_ms: i64,
     pub outcome: Outcome,
@@ -53,16 +54,16 @@ impl State {
 
     /// Remembers an outcome and evicts what is too old or beyond capacity, oldest
     /// first, using the derived order index so a write costs O(log n).
-    pub(crate) fn remember(&mut self, index: u64, cmd: &Command, id: &str, outcome: &Outcome) {
+    pub(crate) fn remember(&mut self, seq: u64, cmd: &Command, id: &str, outcome: &Outcome) {
         let entry = Recent {
             login: cmd.caller.login.clone(),
             request_id: id.to_string(),
             op: cmd.action.name().to_string(),
-            index,
+            index: seq,
             at_ms: cmd.at_ms,
             outcome: outcome.clone(),
         };
-        self.recent_order.insert(index, entry.key());
+        self.recent_order.insert(seq, entry.key());
         self.recent.insert(entry);
 
         let horizon = cmd.at_ms - RECENT_RETENTION_MS;

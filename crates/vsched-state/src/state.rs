@@ -152,9 +152,9 @@ impl State {
         State::default()
     }
 
-    /// Applies one command at log position `index`. Either every change of the
-    /// command is kept or none is.
-    pub fn apply(&mut self, index: u64, cmd: &Command) -> Outcome {
+    /// Applies one command; `seq` orders it among all commands ever applied (see
+    /// [`crate::command_seq`]). Either every change of the command is kept or none is.
+    pub fn apply(&mut self, seq: u64, cmd: &Command) -> Outcome {
         if let Some(id) = &cmd.request_id {
             if let Some(previous) = self.recent_outcome(&cmd.caller.login, id, cmd.action.name()) {
                 return previous;
@@ -172,7 +172,7 @@ impl State {
         }
 
         if let Some(id) = &cmd.request_id {
-            self.remember(index, cmd, id, &outcome);
+            self.remember(seq, cmd, id, &outcome);
             self.commit_all();
         }
         outcome
