@@ -41,8 +41,16 @@ impl Forwarder {
     }
 
     /// Runs `call` on the leader `leader`. `None`: try again (the leader moved or
-    /// could not be reached).
-    pub(crate) async fn forward(&self, peer: &Peer, leader: u64, call: &Call) -> Option<Answer> {
+    /// could not be reached). When the connection fails after the request may have
+    /// reached the leader, a call that is not `retry_safe` (a write without a
+    /// `request_id`) is answered `UNAVAILABLE` instead of being sent twice.
+    pub(crate) async fn forward(
+        &self,
+        peer: &Peer,
+        leader: u64,
+        call: &Call,
+        retry_safe: bool,
+    ) -> Option<Answer> {
         let node = peer.member(leader)?;
         let mut client = self.client(&node.peer)?;
         let mut request = tonic::Request::new(ForwardRequest {
@@ -58,8 +66,18 @@ impl Forwarder {
             Ok(r) => r.into_inner(),
             Err(status) => {
                 tracing::debug!(leader, error = %status.message(), "forward failed");
-                peer.metrics.forwarded.with_label_values(&["retry"]).inc();
-                return None;
+                if retry_safe || never_sent(&status) {
+                    peer.metrics.forwarded.with_label_values(&["retry"]).inc();
+                    return None;
+                }
+                peer.metrics.forwarded.with_label_values(&["lost"]).inc();
+                let msg = "lost the leader while it handled the write, which may or may not have \
+                           been applied; send writes with a request_id to retry them safely";
+                return Some(Answer {
+                    result: Err(OpError::unavailable(msg)),
+                    index: 0,
+                    leader: Some(leader),
+                });
             }
         };
         if reply.not_leader {
@@ -93,6 +111,24 @@ impl Forwarder {
         }
         Some(outcome_from_json(&reply.outcome_json))
     }
+}
+
+/// Whether a failed RPC certainly never reached the peer: the connection itself
+/// could not be made.
+fn never_sent(status: &tonic::Status) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        if e.to_string().contains("tcp connect error") {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn answer_from(reply: ForwardReply) -> Answer {

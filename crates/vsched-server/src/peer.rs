@@ -6,8 +6,11 @@
 //! forwarding it over gRPC. On the leader, [`Peer::execute`] authenticates the
 //! token, checks the role, and either proposes a command through Raft (writes),
 //! answers from the state after confirming leadership (reads), or acts on Raft
-//! membership (cluster operations). A write without a `request_id` gets one here,
-//! so retries inside the cluster never apply it twice.
+//! membership (cluster operations).
+//!
+//! A write is retried inside the cluster only when it certainly did not happen
+//! (the peer asked was not the leader, or could not be connected to), or when it
+//! carries a `request_id`, which makes a retry return the first outcome.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -138,10 +141,10 @@ impl Peer {
     }
 
     /// Answers one client operation, from any peer.
-    pub async fn handle(&self, mut call: Call) -> Answer {
+    pub async fn handle(&self, call: Call) -> Answer {
         let started = Instant::now();
         let op_label = vsched_model::ops::spec_of(&call.op).map(|s| s.name).unwrap_or("unknown");
-        let answer = self.route(&mut call).await;
+        let answer = self.route(&call).await;
         self.metrics.observe(op_label, answer.code(), started.elapsed());
         if let Err(e) = &answer.result {
             if e.code == ErrorCode::Internal {
@@ -151,7 +154,7 @@ impl Peer {
         answer
     }
 
-    async fn route(&self, call: &mut Call) -> Answer {
+    async fn route(&self, call: &Call) -> Answer {
         // What needs no leader is checked first, so bad input is refused even while
         // the cluster has no leader.
         let spec = match Op::parse(&call.op, call.data.clone()) {
@@ -161,9 +164,7 @@ impl Peer {
         if call.token.as_deref().is_none_or(str::is_empty) {
             return Answer::error(unauthenticated("missing token"), self.leader());
         }
-        if spec.access == Access::Write && call.request_id.is_none() {
-            call.request_id = Some(uuid::Uuid::new_v4().to_string());
-        }
+        let retry_safe = spec.access != Access::Write || call.request_id.is_some();
 
         let deadline = Instant::now() + self.config.leader_wait;
         loop {
@@ -174,7 +175,7 @@ impl Peer {
                     }
                 }
                 Some(id) => {
-                    if let Some(answer) = self.forwarder.forward(self, id, call).await {
+                    if let Some(answer) = self.forwarder.forward(self, id, call, retry_safe).await {
                         return answer;
                     }
                 }

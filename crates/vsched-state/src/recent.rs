@@ -28,7 +28,9 @@ pub struct Recent {
     /// The command's sequence number, which orders eviction.
     pub index: u64,
     pub at_ms: i64,
-    pub outcome: Outcome,
+    /// The outcome as JSON text: far smaller in memory than a JSON tree, and
+    /// stored without re-encoding.
+    pub outcome: String,
 }
 
 impl Record for Recent {
@@ -49,7 +51,9 @@ impl State {
                 format!("request_id '{id}' was already used for '{}'", entry.op),
             )));
         }
-        Some(entry.outcome.clone())
+        Some(serde_json::from_str(&entry.outcome).unwrap_or_else(|e| {
+            Err(OpError::internal(format!("stored outcome of '{id}' is unreadable: {e}")))
+        }))
     }
 
     /// Remembers an outcome and evicts what is too old or beyond capacity, oldest
@@ -61,7 +65,7 @@ impl State {
             op: cmd.action.name().to_string(),
             index: seq,
             at_ms: cmd.at_ms,
-            outcome: outcome.clone(),
+            outcome: serde_json::to_string(outcome).expect("outcomes encode to JSON"),
         };
         self.recent_order.insert(seq, entry.key());
         self.recent.insert(entry);

@@ -316,3 +316,254 @@ impl State {
 pub(crate) fn misrouted(what: &str) -> OpError {
     OpError::internal(format!("{what} is not applied through the log"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+    use vsched_model::records::Request;
+    use vsched_model::types::{NodeStatus, Resources, Role};
+    use vsched_model::{Caller, ErrorCode, Op};
+
+    use super::*;
+
+    fn admin() -> Caller {
+        Caller { login: "admin".into(), ns: "default".into(), role: Role::Admin }
+    }
+
+    fn operator(ns: &str) -> Caller {
+        Caller { login: "olga".into(), ns: ns.into(), role: Role::Operator }
+    }
+
+    /// Applies a client operation; panics on a parse error.
+    fn run(
+        state: &mut State,
+        seq: u64,
+        caller: &Caller,
+        op: &str,
+        data: serde_json::Value,
+    ) -> Outcome {
+        let op = Op::parse(op, data).expect("valid operation");
+        let cmd = Command {
+            at_ms: 1_000 + seq as i64,
+            caller: caller.clone(),
+            request_id: None,
+            action: Action::Op(op),
+        };
+        state.apply(seq, &cmd)
+    }
+
+    fn register(state: &mut State, seq: u64, uuid: &str) {
+        let cmd = Command {
+            at_ms: 1,
+            caller: Caller::system(),
+            request_id: None,
+            action: Action::RegisterNode {
+                uuid: uuid.into(),
+                hostname: format!("host-{uuid}"),
+                address: "10.0.0.1".into(),
+                capacity: Resources::new(64, 262_144),
+                labels: vec![],
+                agent_version: "test".into(),
+            },
+        };
+        state.apply(seq, &cmd).unwrap();
+    }
+
+    /// A state with one node labelled `ssd`, delegated to `team`, used by `web`.
+    fn fixture() -> State {
+        let mut s = State::new();
+        register(&mut s, 1, "n1");
+        run(&mut s, 2, &admin(), "labels_add", json!({"labels": "ssd,gpu", "nodes": "n1"}))
+            .unwrap();
+        run(&mut s, 3, &admin(), "labels_delegate_ns", json!({"labels": "ssd,gpu", "ns": "team"}))
+            .unwrap();
+        run(
+            &mut s,
+            4,
+            &operator("team"),
+            "vcluster_add",
+            json!({"name": "web", "labels": "ssd", "uuids": "n1"}),
+        )
+        .unwrap();
+        s.take_changes();
+        s
+    }
+
+    #[test]
+    fn a_failing_command_leaves_no_trace_even_after_partial_changes() {
+        let mut s = fixture();
+        let before = s.encode_snapshot();
+        // Undelegating gpu and ssd changes both labels before noticing that web
+        // still uses ssd; the whole command must be undone.
+        let err = run(
+            &mut s,
+            10,
+            &admin(),
+            "labels_undelegate_ns",
+            json!({"labels": "gpu,ssd", "ns": "team"}),
+        )
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::FailedPrecondition);
+        assert_eq!(s.encode_snapshot(), before);
+        assert!(s.take_changes().is_empty(), "nothing to write for a failed command");
+    }
+
+    #[test]
+    fn a_retried_request_id_returns_the_first_outcome() {
+        let mut s = fixture();
+        let op = Op::parse("vcluster_add", json!({"name": "api", "labels": []})).unwrap();
+        let cmd = Command {
+            at_ms: 5_000,
+            caller: operator("team"),
+            request_id: Some("r1".into()),
+            action: Action::Op(op),
+        };
+        let first = s.apply(20, &cmd).unwrap();
+        let again = s.apply(21, &cmd).unwrap();
+        assert_eq!(first, again, "a retry must not fail with ALREADY_EXISTS");
+
+        let del = Command {
+            action: Action::Op(Op::parse("vcluster_del", json!({"name": "api"})).unwrap()),
+            ..cmd.clone()
+        };
+        let err = s.apply(22, &del).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("request_id"));
+        assert!(s.vcluster("team", "api", "name").is_ok(), "the refused retry deleted nothing");
+    }
+
+    #[test]
+    fn old_request_ids_are_forgotten() {
+        let mut s = State::new();
+        let make = |id: &str, at_ms: i64| Command {
+            at_ms,
+            caller: admin(),
+            request_id: Some(id.into()),
+            action: Action::Noop,
+        };
+        s.apply(1, &make("old", 0));
+        s.apply(2, &make("new", crate::recent::RECENT_RETENTION_MS + 10));
+        assert!(s.recent.get(&("admin".into(), "old".into())).is_none());
+        assert!(s.recent.get(&("admin".into(), "new".into())).is_some());
+        assert_eq!(s.recent_order.len(), 1);
+    }
+
+    #[test]
+    fn stored_rows_load_back_into_the_same_state() {
+        let mut s = fixture();
+        let cmd = Command {
+            at_ms: 7,
+            caller: admin(),
+            request_id: Some("x".into()),
+            action: Action::IssueToken {
+                token_id: "t1".into(),
+                login: "ann".into(),
+                ns: "team".into(),
+                role: Role::User,
+                hash: "abc".into(),
+            },
+        };
+        s.apply(31, &cmd).unwrap();
+
+        // Write every row the way storage does, then load them into a new state.
+        let mut fresh = State::new();
+        let mut stored: BTreeMap<(String, Vec<u8>), Vec<u8>> = BTreeMap::new();
+        for change in s.all_rows() {
+            for (k, v) in change.rows {
+                stored.insert((change.table.to_string(), k), v.unwrap());
+            }
+        }
+        for ((table, _), value) in &stored {
+            fresh.load_row(table, value).unwrap();
+        }
+        fresh.finish_load();
+        assert_eq!(fresh.encode_snapshot(), s.encode_snapshot());
+        assert_eq!(fresh.token_by_hash("abc").map(|t| t.login.as_str()), Some("ann"));
+        assert_eq!(fresh.recent_order.len(), s.recent_order.len());
+    }
+
+    #[test]
+    fn a_snapshot_decodes_to_the_same_state() {
+        let s = fixture();
+        let bytes = s.encode_snapshot();
+        let back = State::decode_snapshot(&bytes).unwrap();
+        assert_eq!(back.encode_snapshot(), bytes);
+        assert!(State::decode_snapshot(b"garbage").is_err());
+    }
+
+    #[test]
+    fn a_vcluster_with_requests_cannot_be_deleted_but_can_be_cleared() {
+        let mut s = fixture();
+        s.requests.insert(Request {
+            ns: "team".into(),
+            vcluster: "web".into(),
+            kind: "vm".into(),
+            name: "db".into(),
+            owner: "olga".into(),
+            descr: String::new(),
+            labels: Default::default(),
+            spec: "{}".into(),
+            rf: 1,
+            created_at_ms: 0,
+        });
+        s.requests.commit();
+        let err =
+            run(&mut s, 40, &operator("team"), "vcluster_del", json!({"name": "web"})).unwrap_err();
+        assert_eq!(err.code, ErrorCode::FailedPrecondition);
+        let out =
+            run(&mut s, 41, &operator("team"), "vcluster_clear", json!({"name": "web"})).unwrap();
+        assert_eq!(out["requests"], json!(["db"]));
+        assert!(s.requests.is_empty());
+    }
+
+    #[test]
+    fn node_registration_and_liveness_transitions() {
+        let mut s = State::new();
+        register(&mut s, 1, "n1");
+        assert_eq!(s.node("n1").unwrap().status, NodeStatus::Ready);
+        let set = |status| Command {
+            at_ms: 50,
+            caller: Caller::system(),
+            request_id: None,
+            action: Action::SetNodeStatus { uuid: "n1".into(), status },
+        };
+        s.apply(2, &set(NodeStatus::Isolated)).unwrap();
+        assert_eq!(s.node("n1").unwrap().status, NodeStatus::Isolated);
+        assert_eq!(s.node("n1").unwrap().status_since_ms, 50);
+        // Registering again brings it back.
+        register(&mut s, 3, "n1");
+        assert_eq!(s.node("n1").unwrap().status, NodeStatus::Ready);
+        let unknown = Command {
+            action: Action::SetNodeStatus { uuid: "n9".into(), status: NodeStatus::Ready },
+            ..set(NodeStatus::Ready)
+        };
+        assert_eq!(s.apply(4, &unknown).unwrap_err().code, ErrorCode::NotFound);
+    }
+
+    #[test]
+    fn the_first_admin_token_is_stored_once() {
+        let mut s = State::new();
+        let boot = |hash: &str| Command {
+            at_ms: 1,
+            caller: Caller::system(),
+            request_id: None,
+            action: Action::BootstrapAdmin {
+                token_id: hash.into(),
+                login: "admin".into(),
+                hash: hash.into(),
+            },
+        };
+        assert_eq!(s.apply(1, &boot("h1")).unwrap()["created"], true);
+        assert_eq!(s.apply(2, &boot("h2")).unwrap()["created"], false);
+        assert!(s.token_by_hash("h1").is_some());
+        assert!(s.token_by_hash("h2").is_none());
+    }
+
+    #[test]
+    fn reads_sent_through_the_log_are_refused() {
+        let mut s = State::new();
+        let err = run(&mut s, 1, &admin(), "vcluster_list", json!({})).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Internal);
+    }
+}

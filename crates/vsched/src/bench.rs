@@ -43,6 +43,10 @@ pub struct BenchArgs {
     /// Send every write to the leader instead of spreading clients over peers.
     #[arg(long)]
     pub leader_only: bool,
+    /// Give every write a unique request_id, as the CLI does, so it is kept in the
+    /// idempotency table.
+    #[arg(long)]
+    pub request_ids: bool,
     /// Output: table or json.
     #[arg(short = 'o', long = "output", default_value = "table", value_parser = ["table", "json"])]
     pub output: String,
@@ -112,8 +116,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let url = format!("{}/rpc", targets[i % targets.len()]);
         let http = http.clone();
         let token = token.clone();
+        let ids = args.request_ids;
         tasks.push(tokio::spawn(async move {
-            client_loop(i, http, url, token, measure_from, end).await
+            client_loop(i, http, url, token, ids, measure_from, end).await
         }));
     }
     let mut total = ClientResult { ok: 0, errors: 0, latency_us: Histogram::new(3)? };
@@ -150,6 +155,7 @@ async fn client_loop(
     http: reqwest::Client,
     url: String,
     token: Arc<String>,
+    request_ids: bool,
     measure_from: Instant,
     end: Instant,
 ) -> ClientResult {
@@ -159,10 +165,13 @@ async fn client_loop(
     let mut n = 0u64;
     while Instant::now() < end {
         n += 1;
-        let body = json!({
+        let mut body = json!({
             "context": {"op": "vcluster_update"},
             "data": {"name": name, "descr": format!("update {n}")},
         });
+        if request_ids {
+            body["context"]["request_id"] = json!(format!("bench-{i}-{n}"));
+        }
         let sent = Instant::now();
         let ok = match http.post(&url).bearer_auth(token.as_str()).json(&body).send().await {
             Ok(resp) => resp.status().is_success() && resp.bytes().await.is_ok(),
@@ -189,6 +198,7 @@ fn print_report(args: &BenchArgs, total: &ClientResult) {
         "clients": args.clients,
         "seconds": args.duration,
         "target": if args.leader_only { "leader" } else { "all peers" },
+        "request_ids": args.request_ids,
         "writes_ok": total.ok,
         "errors": total.errors,
         "writes_per_sec": (total.ok as f64 / secs).round(),

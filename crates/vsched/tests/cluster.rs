@@ -58,11 +58,14 @@ async fn an_acknowledged_write_survives_the_leader_being_killed() {
     // The old leader comes back as a follower and catches up.
     cluster.peer(leader).proc.start();
     let index = cluster.index_of(leader);
-    let expected = cluster.call_any("cluster_status", Value::Null).await.data()["commit_index"].clone();
+    let expected =
+        cluster.call_any("cluster_status", Value::Null).await.data()["commit_index"].clone();
     cluster
         .eventually("the old leader to catch up", Duration::from_secs(20), || async {
             let v = local_view(&cluster, index).await;
-            (v["applied_index"].as_u64() >= expected.as_u64() && v["tables"]["vclusters"] == json!(1)).then_some(())
+            (v["applied_index"].as_u64() >= expected.as_u64()
+                && v["tables"]["vclusters"] == json!(1))
+            .then_some(())
         })
         .await;
 }
@@ -76,17 +79,23 @@ async fn a_restarted_peer_catches_up_from_its_data_dir() {
     cluster.call_any("vcluster_add", json!({"name": "before", "labels": []})).await;
     cluster.peer(follower_id).proc.kill();
     for i in 0..20 {
-        let r = cluster.call_any("vcluster_add", json!({"name": format!("while-down-{i}"), "labels": []})).await;
+        let r = cluster
+            .call_any("vcluster_add", json!({"name": format!("while-down-{i}"), "labels": []}))
+            .await;
         assert!(r.ok(), "{:?}", r.body);
     }
     cluster.peer(follower_id).proc.start();
 
     let index = cluster.index_of(follower_id);
     cluster
-        .eventually("the restarted peer to apply all 21 vclusters", Duration::from_secs(20), || async {
-            let v = local_view(&cluster, index).await;
-            (v["tables"]["vclusters"] == json!(21)).then_some(())
-        })
+        .eventually(
+            "the restarted peer to apply all 21 vclusters",
+            Duration::from_secs(20),
+            || async {
+                let v = local_view(&cluster, index).await;
+                (v["tables"]["vclusters"] == json!(21)).then_some(())
+            },
+        )
         .await;
     // It serves requests again.
     let r = cluster.call(index, "vcluster_show", json!({"name": "while-down-19"})).await;
@@ -97,7 +106,9 @@ async fn a_restarted_peer_catches_up_from_its_data_dir() {
 async fn the_whole_cluster_restarts_from_its_data_dirs() {
     let mut cluster = Cluster::start(BIN, ClusterOpts::default()).await;
     cluster.call_any("labels_add", json!({"labels": "ssd", "nodes": []})).await;
-    let r = cluster.call_any("token_add", json!({"login": "ann", "ns": "team", "role": "operator"})).await;
+    let r = cluster
+        .call_any("token_add", json!({"login": "ann", "ns": "team", "role": "operator"}))
+        .await;
     let ann = r.data()["token"].as_str().unwrap().to_string();
 
     for p in &mut cluster.peers {
@@ -120,9 +131,12 @@ async fn the_whole_cluster_restarts_from_its_data_dirs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_joining_peer_receives_the_state_through_a_snapshot() {
     // Snapshots every 20 entries, keeping 5: the log a new peer would need is gone.
-    let mut cluster = Cluster::start(BIN, opts(&["--snapshot-every", "20", "--keep-logs", "5"])).await;
+    let mut cluster =
+        Cluster::start(BIN, opts(&["--snapshot-every", "20", "--keep-logs", "5"])).await;
     for i in 0..60 {
-        let r = cluster.call_any("vcluster_add", json!({"name": format!("vc-{i}"), "labels": []})).await;
+        let r = cluster
+            .call_any("vcluster_add", json!({"name": format!("vc-{i}"), "labels": []}))
+            .await;
         assert!(r.ok(), "{:?}", r.body);
     }
     let leader = cluster.wait_leader(Duration::from_secs(10)).await;
@@ -169,7 +183,8 @@ async fn a_member_can_be_removed_and_the_rest_keep_serving() {
     cluster.peer(victim).proc.kill();
 
     let s = cluster.call_any("cluster_status", Value::Null).await;
-    let ids: Vec<u64> = s.data()["members"].as_array().unwrap().iter().map(|m| m["id"].as_u64().unwrap()).collect();
+    let ids: Vec<u64> =
+        s.data()["members"].as_array().unwrap().iter().map(|m| m["id"].as_u64().unwrap()).collect();
     assert!(!ids.contains(&victim), "{ids:?}");
     // Two voters remain and still form a quorum for writes.
     let r = cluster.call_any("vcluster_add", json!({"name": "after", "labels": []})).await;
@@ -219,7 +234,11 @@ async fn a_node_that_stops_heartbeating_is_isolated_and_comes_back() {
 async fn agents_follow_the_leader_and_nodes_survive_an_election() {
     let mut cluster = Cluster::start(BIN, opts(&["--isolation-timeout", "3"])).await;
     cluster.start_agent("agents", &["--sim-nodes", "3"]);
-    cluster.eventually("3 ready nodes", Duration::from_secs(20), || async { (ready_nodes(&cluster).await == 3).then_some(()) }).await;
+    cluster
+        .eventually("3 ready nodes", Duration::from_secs(20), || async {
+            (ready_nodes(&cluster).await == 3).then_some(())
+        })
+        .await;
 
     let leader = cluster.wait_leader(Duration::from_secs(10)).await;
     cluster.peer(leader).proc.kill();
