@@ -442,8 +442,8 @@ mod tests {
             request_id: Some(id.into()),
             action: Action::Noop,
         };
-        s.apply(1, &make("old", 0));
-        s.apply(2, &make("new", crate::recent::RECENT_RETENTION_MS + 10));
+        s.apply(1, &make("old", 0)).unwrap();
+        s.apply(2, &make("new", crate::recent::RECENT_RETENTION_MS + 10)).unwrap();
         assert!(s.recent.get(&("admin".into(), "old".into())).is_none());
         assert!(s.recent.get(&("admin".into(), "new".into())).is_some());
         assert_eq!(s.recent_order.len(), 1);

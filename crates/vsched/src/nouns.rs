@@ -188,6 +188,11 @@ struct Parsed {
     data: Map<String, Value>,
 }
 
+/// Whether a word is a flag rather than a value: `--name` or `-o`.
+fn is_flag(word: &str) -> bool {
+    word.starts_with("--") || word == "-o"
+}
+
 fn parse_words(cmd: &NounCmd, words: &[String]) -> Result<Parsed, String> {
     let mut p =
         Parsed { addr: None, token: None, ns: None, format: Format::Table, data: Map::new() };
@@ -208,7 +213,7 @@ fn parse_words(cmd: &NounCmd, words: &[String]) -> Result<Parsed, String> {
         };
         let value = match inline {
             Some(v) => v,
-            None if i < words.len() && !words[i].starts_with("--") => {
+            None if i < words.len() && !is_flag(&words[i]) => {
                 i += 1;
                 words[i - 1].clone()
             }

@@ -182,11 +182,8 @@ async fn every_operation_through_any_peer() {
             for (var, path) in save {
                 let value =
                     path.as_str().unwrap().split('.').fold(reply.data(), |v, k| &v[k]).clone();
-                if var.starts_with("token:") {
-                    tokens.insert(
-                        var["token:".len()..].to_string(),
-                        value.as_str().map(String::from),
-                    );
+                if let Some(name) = var.strip_prefix("token:") {
+                    tokens.insert(name.to_string(), value.as_str().map(String::from));
                 } else {
                     vars.insert(var.clone(), value);
                 }
