@@ -136,10 +136,20 @@ fn print_table(rows: &[Value], cols: &[(&str, &str)]) {
     }
 }
 
-/// Generic columns: the scalar (or list-of-scalar) keys of the first row.
-fn generic_columns(rows: &[Value]) -> Vec<(&str, &str)> {
+/// Generic columns: the scalar (or list-of-scalar) keys of the first row, with the
+/// naming keys first.
+fn generic_columns(rows: &[Value]) -> Vec<(String, String)> {
     let Some(Value::Object(first)) = rows.first() else { return Vec::new() };
-    first.iter().filter(|(_, v)| !v.is_object()).map(|(k, _)| (k.as_str(), k.as_str())).collect()
+    let mut keys: Vec<&String> = first.iter().filter(|(_, v)| !v.is_object()).map(|(k, _)| k).collect();
+    let rank = |k: &str| ["name", "uuid", "login", "ns", "id"].iter().position(|n| *n == k).unwrap_or(9);
+    keys.sort_by_key(|k| rank(k));
+    keys.into_iter().map(|k| (k.to_uppercase(), k.clone())).collect()
+}
+
+fn print_generic_table(rows: &[Value]) {
+    let cols = generic_columns(rows);
+    let cols: Vec<(&str, &str)> = cols.iter().map(|(h, p)| (h.as_str(), p.as_str())).collect();
+    print_table(rows, &cols);
 }
 
 pub fn print(op: &str, data: &Value, format: Format) {
@@ -152,43 +162,54 @@ pub fn print(op: &str, data: &Value, format: Format) {
             print_table(rows, cols);
             if op == "cluster_status" {
                 println!();
-                print_fields(data, &["members", "tables"]);
+                print_object(data, &["members", "tables"]);
             }
             return;
         }
     }
-    // A lone list of objects under one key becomes a table too.
-    if let Value::Object(map) = data {
-        if map.len() == 1 {
-            if let Some(Value::Array(rows)) = map.values().next() {
-                if rows.iter().all(Value::is_object) && !rows.is_empty() {
-                    let cols = generic_columns(rows);
-                    let cols: Vec<(&str, &str)> = cols.iter().map(|(h, p)| (*h, *p)).collect();
-                    let upper: Vec<String> = cols.iter().map(|(h, _)| h.to_uppercase()).collect();
-                    let cols: Vec<(&str, &str)> = upper
-                        .iter()
-                        .map(String::as_str)
-                        .zip(cols.iter().map(|(_, p)| *p))
-                        .collect();
-                    print_table(rows, &cols);
-                    return;
-                }
-            }
-        }
-    }
-    print_fields(data, &[]);
+    print_object(data, &[]);
 }
 
-fn print_fields(data: &Value, skip: &[&str]) {
-    match data {
-        Value::Object(map) => {
-            let width = map.keys().map(String::len).max().unwrap_or(0);
-            for (k, v) in map.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
-                println!("{k:<width$}  {}", cell(v));
-            }
+fn is_table(v: &Value) -> bool {
+    matches!(v, Value::Array(rows) if !rows.is_empty() && rows.iter().all(Value::is_object))
+}
+
+/// An object as `key  value` lines: a resolved setting as `value (source)`, small
+/// nested objects flattened to `key.sub`, and lists of objects as tables after.
+fn print_object(data: &Value, skip: &[&str]) {
+    let Value::Object(map) = data else {
+        if !data.is_null() {
+            println!("{}", cell(data));
         }
-        Value::Null => {}
-        other => println!("{}", cell(other)),
+        return;
+    };
+    let mut lines: Vec<(String, String)> = Vec::new();
+    let mut tables: Vec<(&String, &Vec<Value>)> = Vec::new();
+    for (k, v) in map.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
+        match v {
+            Value::Array(rows) if is_table(v) => tables.push((k, rows)),
+            Value::Object(o) if o.contains_key("value") && o.contains_key("source") => {
+                lines.push((k.clone(), format!("{} ({})", cell(&o["value"]), cell(&o["source"]))));
+            }
+            Value::Object(o) if !o.is_empty() && o.values().all(|x| !x.is_object() || x.get("value").is_some()) => {
+                for (sub, x) in o {
+                    let text = match x {
+                        Value::Object(s) => format!("{} ({})", cell(&s["value"]), cell(&s["source"])),
+                        other => cell(other),
+                    };
+                    lines.push((format!("{k}.{sub}"), text));
+                }
+            }
+            other => lines.push((k.clone(), cell(other))),
+        }
+    }
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in lines {
+        println!("{k:<width$}  {v}");
+    }
+    for (k, rows) in tables {
+        println!("\n{k}:");
+        print_generic_table(rows);
     }
 }
 
