@@ -196,7 +196,28 @@ impl Cluster {
         }
         cluster.wait_leader(Duration::from_secs(30)).await;
         cluster.wait_admin_token().await;
+        cluster.wait_all_ready(Duration::from_secs(30)).await;
         cluster
+    }
+
+    /// Waits until every running peer answers `/readyz` with 200: it listens, knows
+    /// the leader and has applied what it knows committed.
+    pub async fn wait_all_ready(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        for i in 0..self.peers.len() {
+            if !self.peers[i].proc.running() {
+                continue;
+            }
+            while self.get(i, "/readyz").await.status != 200 {
+                assert!(
+                    Instant::now() < deadline,
+                    "peer {} not ready within {timeout:?}; logs in {}",
+                    self.peers[i].id,
+                    self.dir.path().display()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
 
     fn spawn_peer(&mut self, id: u64, api: String, peer: String, extra: Vec<String>) {

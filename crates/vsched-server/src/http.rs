@@ -9,16 +9,20 @@
 
 use std::sync::Arc;
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use futures::StreamExt;
 use serde_json::{json, Map, Value};
 use vsched_model::{ErrorCode, OpError};
 
 use crate::peer::{Answer, Call, Peer};
+
+/// How much of an oversized body is read and discarded before answering 413.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Most operations in one batch.
 const MAX_BATCH: usize = 1000;
@@ -89,20 +93,10 @@ async fn rpc(State(peer): State<Arc<Peer>>, headers: HeaderMap, body: Body) -> R
     let meta = RequestMeta::from_headers(&headers);
     let limit = peer.config.body_limit;
 
-    // Refuse a large body before reading it when its length is declared.
-    let declared =
-        header_str(&headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return too_large(&peer, limit);
-    }
-    let bytes = match to_bytes(body, limit).await {
+    let bytes = match read_body(body, limit).await {
         Ok(b) => b,
-        Err(e) => {
-            let hit_limit = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if hit_limit {
-                return too_large(&peer, limit);
-            }
+        Err(BodyError::TooLarge) => return too_large(&peer, limit),
+        Err(BodyError::Broken(e)) => {
             let err =
                 OpError::new(ErrorCode::InvalidArgument, format!("cannot read the body: {e}"));
             return envelope_a_error(&peer, None, None, &err, None);
@@ -130,6 +124,33 @@ async fn rpc(State(peer): State<Arc<Peer>>, headers: HeaderMap, body: Body) -> R
             None => StatusCode::NO_CONTENT.into_response(),
         },
     }
+}
+
+enum BodyError {
+    TooLarge,
+    Broken(axum::Error),
+}
+
+/// Reads the body, keeping at most `limit` bytes. A body over the limit is still
+/// read (and discarded) up to [`DRAIN_LIMIT`], so the client, which may still be
+/// sending, receives the 413 instead of a reset connection.
+async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(BodyError::Broken)?;
+        total += chunk.len();
+        if total <= limit {
+            buf.extend_from_slice(&chunk);
+        } else if total > DRAIN_LIMIT.max(limit) {
+            break;
+        }
+    }
+    if total > limit {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(buf)
 }
 
 fn too_large(peer: &Peer, limit: usize) -> Response {
@@ -398,16 +419,18 @@ async fn healthz(State(peer): State<Arc<Peer>>) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
-/// Ready when a leader is known and this peer has applied everything it knows to
-/// be committed.
+/// Ready when a leader is known, this peer has received the membership that
+/// includes it, and it has applied everything it knows to be committed.
 async fn readyz(State(peer): State<Arc<Peer>>) -> Response {
     let leader = peer.leader();
+    let member = peer.member(peer.id).is_some();
     let applied = peer.state.read().expect("state lock").last_applied.map(|l| l.index).unwrap_or(0);
     let committed = peer.log.committed_index();
-    let ready = leader.is_some() && applied >= committed;
+    let ready = leader.is_some() && member && applied >= committed;
     let body = json!({
         "ready": ready,
         "leader_id": leader,
+        "member": member,
         "applied_index": applied,
         "commit_index": committed,
     });

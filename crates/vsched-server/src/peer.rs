@@ -271,15 +271,24 @@ impl Peer {
         // The secret never enters the log: only its hash does.
         let new = auth::new_token();
         let action = Action::IssueToken {
-            token_id: new.token_id,
+            token_id: new.token_id.clone(),
             login: p.login,
             ns: p.ns,
             role: p.role,
             hash: new.hash,
         };
         let (mut value, index) = self.propose(caller, request_id, action).await?;
-        if value.is_object() && index > 0 {
+        // A retry answered from the idempotency table names the token issued the
+        // first time; the secret made for this attempt was never stored.
+        if value["token_id"] == Value::String(new.token_id.clone()) {
             value["token"] = Value::String(new.token);
+        } else {
+            value["token"] = Value::Null;
+            value["note"] = Value::String(
+                "this retry repeats an earlier token_add; its secret was shown only in the first \
+                 reply"
+                    .into(),
+            );
         }
         Ok((value, index))
     }

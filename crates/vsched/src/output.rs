@@ -140,8 +140,10 @@ fn print_table(rows: &[Value], cols: &[(&str, &str)]) {
 /// naming keys first.
 fn generic_columns(rows: &[Value]) -> Vec<(String, String)> {
     let Some(Value::Object(first)) = rows.first() else { return Vec::new() };
-    let mut keys: Vec<&String> = first.iter().filter(|(_, v)| !v.is_object()).map(|(k, _)| k).collect();
-    let rank = |k: &str| ["name", "uuid", "login", "ns", "id"].iter().position(|n| *n == k).unwrap_or(9);
+    let mut keys: Vec<&String> =
+        first.iter().filter(|(_, v)| !v.is_object()).map(|(k, _)| k).collect();
+    let rank =
+        |k: &str| ["name", "uuid", "login", "ns", "id"].iter().position(|n| *n == k).unwrap_or(9);
     keys.sort_by_key(|k| rank(k));
     keys.into_iter().map(|k| (k.to_uppercase(), k.clone())).collect()
 }
@@ -191,10 +193,15 @@ fn print_object(data: &Value, skip: &[&str]) {
             Value::Object(o) if o.contains_key("value") && o.contains_key("source") => {
                 lines.push((k.clone(), format!("{} ({})", cell(&o["value"]), cell(&o["source"]))));
             }
-            Value::Object(o) if !o.is_empty() && o.values().all(|x| !x.is_object() || x.get("value").is_some()) => {
+            Value::Object(o)
+                if !o.is_empty()
+                    && o.values().all(|x| !x.is_object() || x.get("value").is_some()) =>
+            {
                 for (sub, x) in o {
                     let text = match x {
-                        Value::Object(s) => format!("{} ({})", cell(&s["value"]), cell(&s["source"])),
+                        Value::Object(s) => {
+                            format!("{} ({})", cell(&s["value"]), cell(&s["source"]))
+                        }
                         other => cell(other),
                     };
                     lines.push((format!("{k}.{sub}"), text));

@@ -184,6 +184,20 @@ async fn a_retried_write_with_the_same_request_id_applies_once() {
     assert_eq!(r.body["error"]["field"], "request_id");
     let r = cluster.call_any("vcluster_show", json!({"name": "once"})).await;
     assert!(r.ok());
+
+    // A retried token_add names the first token and shows no new secret.
+    let add = json!({"context": {"op": "token_add", "request_id": "tok-1"},
+                     "data": {"login": "ann", "ns": "team", "role": "user"}});
+    let first = cluster.post(0, token, &add).await;
+    let secret =
+        first.data()["token"].as_str().expect("the first reply shows the secret").to_string();
+    let again = cluster.post(1, token, &add).await;
+    assert_eq!(again.data()["token_id"], first.data()["token_id"]);
+    assert_eq!(again.data()["token"], Value::Null, "{:?}", again.body);
+    let who = cluster.call_with(2, Some(&secret), "whoami", Value::Null).await;
+    assert_eq!(who.data()["login"], "ann");
+    let tokens = cluster.call_any("token_list", json!({"ns": "team"})).await;
+    assert_eq!(tokens.data()["tokens"].as_array().map(Vec::len), Some(1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
