@@ -181,13 +181,15 @@ async fn session(
                             Ok(v) => (true, String::new(), v.to_string()),
                             Err(e) => (false, e, String::new()),
                         };
-                        tx.send(msg(AgentBody::Result(CommandResult { op_id: cmd.op_id, ok, error, detail_json }))).await?;
+                        let result = CommandResult { op_id: cmd.op_id, ok, error, detail_json };
+                        tx.send(msg(AgentBody::Result(result))).await?;
                     }
                     Some(ServerBody::Registered(_)) | None => {}
                 }
             }
             _ = stopped(stop) => {
-                let _ = tx.send(msg(AgentBody::Goodbye(Goodbye { reason: "agent stopping".into() }))).await;
+                let bye = Goodbye { reason: "agent stopping".into() };
+                let _ = tx.send(msg(AgentBody::Goodbye(bye))).await;
                 // Give the leader a moment to read the goodbye before the stream closes.
                 let _ = tokio::time::timeout(Duration::from_millis(500), inbound.message()).await;
                 return Ok(Ended::Stopped);

@@ -177,7 +177,10 @@ async fn serve(
                     Some(AgentBody::Goodbye(bye)) => {
                         tracing::info!(node = %uuid, reason = %bye.reason, "agent leaving");
                         peer.liveness.forget(uuid);
-                        let action = Action::SetNodeStatus { uuid: uuid.to_string(), status: NodeStatus::Left };
+                        let action = Action::SetNodeStatus {
+                            uuid: uuid.to_string(),
+                            status: NodeStatus::Left,
+                        };
                         let _ = peer.propose(vsched_model::Caller::system(), None, action).await;
                         return Ok(());
                     }
@@ -305,7 +308,7 @@ pub async fn watch_liveness(peer: Arc<Peer>) {
             let action = Action::SetNodeStatus { uuid: uuid.clone(), status: NodeStatus::Isolated };
             match peer.propose(vsched_model::Caller::system(), None, action).await {
                 Ok(_) => {
-                    tracing::info!(node = %uuid, "node isolated: no heartbeat within the isolation timeout")
+                    tracing::info!(node = %uuid, "node isolated: no heartbeat within the timeout")
                 }
                 Err(_) => tracing::warn!(node = %uuid, "could not mark node isolated"),
             }

@@ -148,7 +148,10 @@ impl Peer {
         self.metrics.observe(op_label, answer.code(), started.elapsed());
         if let Err(e) = &answer.result {
             if e.code == ErrorCode::Internal {
-                tracing::error!(op = %call.op, request_id = ?call.request_id, error = %e.message, "internal error");
+                let rid = call.request_id.as_deref().unwrap_or("-");
+                tracing::error!(
+                    op = %call.op, request_id = rid, error = %e.message, "internal error"
+                );
             }
         }
         answer

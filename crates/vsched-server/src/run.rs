@@ -25,7 +25,10 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let api_listener = TcpListener::bind(&config.api)
         .await
         .with_context(|| format!("listen on --api {}", config.api))?;
-    tracing::info!(id = config.id, api = %config.api, peer = %config.peer, data_dir = %config.data_dir.display(), "peer starting");
+    let dir = config.data_dir.display();
+    tracing::info!(
+        id = config.id, api = %config.api, peer = %config.peer, data_dir = %dir, "peer starting"
+    );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 

@@ -23,7 +23,9 @@ struct NounCmd {
 
 macro_rules! nouns {
     ($( $noun:literal $verb:literal => $op:literal [$($arg:literal),*] ),+ $(,)?) => {
-        const NOUNS: &[NounCmd] = &[ $( NounCmd { noun: $noun, verb: $verb, op: $op, args: &[$($arg),*] } ),+ ];
+        const NOUNS: &[NounCmd] = &[
+            $( NounCmd { noun: $noun, verb: $verb, op: $op, args: &[$($arg),*] } ),+
+        ];
     };
 }
 

@@ -59,7 +59,10 @@ async fn malformed_bodies_get_the_documented_errors_and_change_nothing() {
 
     // A 2 MiB body, declared and streamed.
     let big = format!(
-        r#"{{"context": {{"op": "vcluster_add"}}, "data": {{"name": "big", "labels": [], "descr": "{}"}}}}"#,
+        concat!(
+            r#"{{"context": {{"op": "vcluster_add"}}, "#,
+            r#""data": {{"name": "big", "labels": [], "descr": "{}"}}}}"#
+        ),
         "x".repeat(2 << 20)
     );
     let r = cluster.post_bytes(0, token, big.clone().into_bytes()).await;
@@ -77,7 +80,10 @@ async fn malformed_bodies_get_the_documented_errors_and_change_nothing() {
 
     // Deeply nested JSON.
     let deep = format!(
-        r#"{{"context": {{"op": "vcluster_add"}}, "data": {{"name": "deep", "labels": [], "descr": {}}}}}"#,
+        concat!(
+            r#"{{"context": {{"op": "vcluster_add"}}, "#,
+            r#""data": {{"name": "deep", "labels": [], "descr": {}}}}}"#
+        ),
         "[".repeat(10_000) + &"]".repeat(10_000)
     );
     let r = cluster.post_bytes(1, token, deep.into_bytes()).await;
@@ -93,6 +99,11 @@ async fn malformed_bodies_get_the_documented_errors_and_change_nothing() {
     assert_eq!(fingerprint(&cluster).await, before, "malformed requests must not change the state");
 }
 
+/// A JSON-RPC 2.0 request.
+fn rpc(id: Value, method: &str, params: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
 fn futures_chunks(body: Vec<u8>) -> impl futures::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         body.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
@@ -104,13 +115,14 @@ async fn json_rpc_requests_notifications_and_batches() {
     let cluster = Cluster::start(BIN, ClusterOpts::default()).await;
     let token = Some(cluster.token.as_str());
 
-    let r = cluster.post(1, token, &json!({"jsonrpc": "2.0", "id": "a", "method": "vcluster_add", "params": {"name": "rpc", "labels": []}})).await;
+    let add_rpc = json!({"name": "rpc", "labels": []});
+    let r = cluster.post(1, token, &rpc(json!("a"), "vcluster_add", add_rpc.clone())).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["id"], "a");
     assert_eq!(r.body["result"]["name"], "rpc", "{:?}", r.body);
 
     // Errors carry the vsched code in `data`.
-    let r = cluster.post(1, token, &json!({"jsonrpc": "2.0", "id": 2, "method": "vcluster_add", "params": {"name": "rpc", "labels": []}})).await;
+    let r = cluster.post(1, token, &rpc(json!(2), "vcluster_add", add_rpc)).await;
     assert_eq!(r.status, 409);
     assert_eq!(r.body["error"]["code"], -32000);
     assert_eq!(r.body["error"]["data"]["code"], "ALREADY_EXISTS");
@@ -140,7 +152,9 @@ async fn json_rpc_requests_notifications_and_batches() {
     assert_eq!((r.status, &r.body["error"]["data"]["code"]), (401, &json!("UNAUTHENTICATED")));
 
     // A notification is carried out and answered with nothing.
-    let r = cluster.post(2, token, &json!({"jsonrpc": "2.0", "method": "vcluster_add", "params": {"name": "quiet", "labels": []}})).await;
+    let note = json!({"jsonrpc": "2.0", "method": "vcluster_add",
+                      "params": {"name": "quiet", "labels": []}});
+    let r = cluster.post(2, token, &note).await;
     assert_eq!(r.status, 204);
     let r = cluster.call_any("vcluster_show", json!({"name": "quiet"})).await;
     assert!(r.ok(), "the notification must have been applied: {:?}", r.body);
@@ -167,7 +181,8 @@ async fn json_rpc_requests_notifications_and_batches() {
 async fn a_retried_write_with_the_same_request_id_applies_once() {
     let cluster = Cluster::start(BIN, ClusterOpts::default()).await;
     let token = Some(cluster.token.as_str());
-    let body = json!({"context": {"op": "vcluster_add", "request_id": "retry-1"}, "data": {"name": "once", "labels": []}});
+    let body = json!({"context": {"op": "vcluster_add", "request_id": "retry-1"},
+                      "data": {"name": "once", "labels": []}});
 
     let first = cluster.post(0, token, &body).await;
     assert!(first.ok(), "{:?}", first.body);
@@ -178,7 +193,8 @@ async fn a_retried_write_with_the_same_request_id_applies_once() {
     assert_eq!(again.data()["created_at"], first.data()["created_at"]);
 
     // The same id for another operation is refused.
-    let other = json!({"context": {"op": "vcluster_del", "request_id": "retry-1"}, "data": {"name": "once"}});
+    let other = json!({"context": {"op": "vcluster_del", "request_id": "retry-1"},
+                       "data": {"name": "once"}});
     let r = cluster.post(1, token, &other).await;
     assert_eq!(r.code(), "INVALID_ARGUMENT");
     assert_eq!(r.body["error"]["field"], "request_id");

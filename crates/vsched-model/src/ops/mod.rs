@@ -65,7 +65,9 @@ impl Params for NoParams {
 }
 
 macro_rules! op_table {
-    ($($name:literal => $variant:ident($params:ty), $role:ident, $access:ident, $summary:literal;)+) => {
+    ($(
+        $name:literal => $variant:ident($params:ty), $role:ident, $access:ident, $summary:literal;
+    )+) => {
         /// One parsed operation.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "op", content = "params", rename_all = "snake_case")]
@@ -75,7 +77,12 @@ macro_rules! op_table {
 
         /// Every operation, in the order the documentation lists them.
         pub const OP_SPECS: &[OpSpec] = &[
-            $(OpSpec { name: $name, role: Role::$role, access: Access::$access, summary: $summary }),+
+            $(OpSpec {
+                name: $name,
+                role: Role::$role,
+                access: Access::$access,
+                summary: $summary,
+            }),+
         ];
 
         impl Op {
@@ -104,15 +111,20 @@ macro_rules! op_table {
 
 op_table! {
     "vcluster_add" => VclusterAdd(VclusterAdd), Operator, Write, "create a vcluster";
-    "vcluster_update" => VclusterUpdate(VclusterUpdate), Operator, Write, "change given vcluster fields";
+    "vcluster_update" => VclusterUpdate(VclusterUpdate), Operator, Write,
+        "change given vcluster fields";
     "vcluster_del" => VclusterDel(VclusterName), Operator, Write, "delete an empty vcluster";
-    "vcluster_clear" => VclusterClear(VclusterName), Operator, Write, "delete a vcluster and all in it";
+    "vcluster_clear" => VclusterClear(VclusterName), Operator, Write,
+        "delete a vcluster and all in it";
     "vcluster_show" => VclusterShow(VclusterName), User, Read, "show a vcluster with usage";
     "vcluster_list" => VclusterList(NoParams), User, Read, "list the namespace's vclusters";
-    "vcluster_nodes_add" => VclusterNodesAdd(VclusterNodes), Operator, Write, "add nodes to a vcluster";
-    "vcluster_nodes_del" => VclusterNodesDel(VclusterNodes), Operator, Write, "remove nodes from a vcluster";
+    "vcluster_nodes_add" => VclusterNodesAdd(VclusterNodes), Operator, Write,
+        "add nodes to a vcluster";
+    "vcluster_nodes_del" => VclusterNodesDel(VclusterNodes), Operator, Write,
+        "remove nodes from a vcluster";
     "vcluster_nodes_list" => VclusterNodesList(VclusterName), User, Read, "list a vcluster's nodes";
-    "vcluster_taints_add" => VclusterTaintsAdd(VclusterTaints), Operator, Write, "taint vcluster nodes";
+    "vcluster_taints_add" => VclusterTaintsAdd(VclusterTaints), Operator, Write,
+        "taint vcluster nodes";
     "vcluster_taints_del" => VclusterTaintsDel(VclusterTaints), Operator, Write, "remove taints";
     "user_param_add" => UserParamAdd(UserParamSet), Operator, Write, "set a user's params";
     "user_param_update" => UserParamUpdate(UserParamSet), Operator, Write, "change a user's params";
@@ -126,16 +138,20 @@ op_table! {
     "labels_del" => LabelsDel(LabelsDel), Admin, Write, "delete labels";
     "labels_delegate_ns" => LabelsDelegateNs(LabelsNs), Admin, Write, "let namespaces use labels";
     "labels_undelegate_ns" => LabelsUndelegateNs(LabelsNs), Admin, Write, "withdraw a delegation";
-    "labels_vcluster_add" => LabelsVclusterAdd(LabelsVcluster), Operator, Write, "add vcluster labels";
-    "labels_vcluster_del" => LabelsVclusterDel(LabelsVcluster), Operator, Write, "remove vcluster labels";
+    "labels_vcluster_add" => LabelsVclusterAdd(LabelsVcluster), Operator, Write,
+        "add vcluster labels";
+    "labels_vcluster_del" => LabelsVclusterDel(LabelsVcluster), Operator, Write,
+        "remove vcluster labels";
     "labels_ignore" => LabelsIgnore(LabelsIgnore), Admin, Write, "mark labels ignored";
     "labels_unignore" => LabelsUnignore(LabelsIgnore), Admin, Write, "unmark ignored labels";
     "labels_list" => LabelsList(LabelsList), User, Read, "list labels";
     "labels_nodes_list" => LabelsNodesList(LabelsNodesList), User, Read, "list nodes by labels";
     "labels_ns_show" => LabelsNsShow(LabelsNsFilter), User, Read, "namespaces with their labels";
-    "labels_vcluster_show" => LabelsVclusterShow(LabelsVclusterShow), User, Read, "vclusters with their labels";
+    "labels_vcluster_show" => LabelsVclusterShow(LabelsVclusterShow), User, Read,
+        "vclusters with their labels";
     "labels_ns_list" => LabelsNsList(LabelsNsFilter), User, Read, "labels with their namespaces";
-    "labels_vcluster_list" => LabelsVclusterList(LabelsVclusterFilter), User, Read, "labels with their vclusters";
+    "labels_vcluster_list" => LabelsVclusterList(LabelsVclusterFilter), User, Read,
+        "labels with their vclusters";
     "drain_add" => DrainAdd(NodeSet), Admin, Write, "drain nodes";
     "drain_del" => DrainDel(NodeSet), Admin, Write, "undrain nodes";
     "node_list" => NodeList(NodeList), User, Read, "list nodes";
@@ -143,7 +159,8 @@ op_table! {
     "node_forget" => NodeForget(NodeRef), Admin, Write, "remove an isolated, empty node";
     "cluster_status" => ClusterStatus(NoParams), User, Cluster, "Raft members, leader and indexes";
     "cluster_member_add" => ClusterMemberAdd(ClusterMemberAdd), Admin, Cluster, "add a peer";
-    "cluster_member_remove" => ClusterMemberRemove(ClusterMemberRemove), Admin, Cluster, "remove a peer";
+    "cluster_member_remove" => ClusterMemberRemove(ClusterMemberRemove), Admin, Cluster,
+        "remove a peer";
     "token_add" => TokenAdd(TokenAdd), Admin, Write, "issue a token";
     "token_del" => TokenDel(TokenDel), Admin, Write, "revoke tokens";
     "token_list" => TokenList(TokenList), Admin, Read, "list tokens";

@@ -151,7 +151,8 @@ pub(crate) fn show(state: &State, caller: &Caller, reference: &str) -> OpResult<
         .values()
         .filter(|vc| vc.nodes.contains(&node.uuid) && visible(&vc.ns))
         .map(|vc| {
-            json!({"ns": vc.ns, "name": vc.name, "taints": vc.taints.get(&node.uuid).cloned().unwrap_or_default()})
+            let taints = vc.taints.get(&node.uuid).cloned().unwrap_or_default();
+            json!({"ns": vc.ns, "name": vc.name, "taints": taints})
         })
         .collect();
     let mut out = state.node_json(node);

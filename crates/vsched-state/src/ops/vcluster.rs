@@ -135,12 +135,14 @@ pub(crate) fn clear(state: &mut State, caller: &Caller, name: &str) -> Outcome {
     let user_params = remove_user_params(state, &ns, name);
     state.vclusters.remove(&key(caller, name));
 
+    let vms: Vec<Value> =
+        vm_keys.iter().map(|(uuid, name)| json!({"uuid": uuid, "name": name})).collect();
     Ok(json!({
         "name": name,
         "ns": ns,
         "deleted": true,
         "requests": request_keys.iter().map(|k| &k.3).collect::<Vec<_>>(),
-        "vms": vm_keys.iter().map(|(uuid, name)| json!({"uuid": uuid, "name": name})).collect::<Vec<_>>(),
+        "vms": vms,
         "user_params": user_params,
         "snapshots": Vec::<String>::new(),
     }))
