@@ -12,6 +12,9 @@ pub const DEFAULT_ADDR: &str = "http://127.0.0.1:7071";
 /// How long a call keeps trying peers before giving up.
 const CALL_DEADLINE: Duration = Duration::from_secs(20);
 
+/// How long a call keeps trying when no peer answers at all.
+const UNREACHABLE_DEADLINE: Duration = Duration::from_secs(5);
+
 pub struct Client {
     addrs: Vec<String>,
     token: Option<String>,
@@ -73,7 +76,13 @@ impl Client {
         let started = Instant::now();
         let mut index = 0usize;
         let mut last: CallError = CallError::Unreachable("no address to try".into());
+        let mut answered = false;
         while started.elapsed() < CALL_DEADLINE && !self.addrs.is_empty() {
+            // A cluster that answers nothing at all is given less time than one
+            // that answers UNAVAILABLE while it elects a leader.
+            if !answered && started.elapsed() >= UNREACHABLE_DEADLINE {
+                break;
+            }
             let addr = &self.addrs[index % self.addrs.len()];
             index += 1;
             let mut req = self.http.post(format!("{addr}/rpc")).json(&body);
@@ -83,6 +92,7 @@ impl Client {
             match req.send().await {
                 Err(e) => last = CallError::Unreachable(format!("{addr}: {e}")),
                 Ok(resp) => {
+                    answered = true;
                     let reply: Value = match resp.json().await {
                         Ok(v) => v,
                         Err(e) => {
