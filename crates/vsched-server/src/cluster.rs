@@ -148,11 +148,6 @@ pub async fn bootstrap(peer: Arc<Peer>) -> anyhow::Result<()> {
     if peer.raft.is_initialized().await? {
         tracing::info!("data directory already holds a cluster; --bootstrap ignored");
     } else {
-        anyhow::ensure!(
-            members.iter().any(|m| m.id == peer.id),
-            "--bootstrap must list this peer's own id {}",
-            peer.id
-        );
         let nodes: BTreeMap<u64, PeerNode> = members
             .iter()
             .map(|m| (m.id, PeerNode { peer: m.peer.clone(), api: m.api.clone() }))
@@ -205,9 +200,7 @@ pub async fn join(peer: Arc<Peer>, api: String, token: Option<String>) -> anyhow
         tracing::info!("already a voter; --join ignored");
         return Ok(());
     }
-    let token = token.ok_or_else(|| {
-        anyhow::anyhow!("--join needs an admin token: --admin-token or VSCHED_TOKEN")
-    })?;
+    let token = token.ok_or_else(|| anyhow::anyhow!("--join needs an admin token"))?;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
     let body = json!({
         "context": {"op": "cluster_member_add", "request_id": uuid::Uuid::new_v4().to_string()},

@@ -16,6 +16,21 @@ use crate::peer::Peer;
 
 /// Runs a peer until it is asked to stop.
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
+    // Mistakes in how the peer was asked to start are reported before anything
+    // is opened.
+    if !config.bootstrap.is_empty() {
+        anyhow::ensure!(
+            config.bootstrap.iter().any(|m| m.id == config.id),
+            "--bootstrap must list this peer's own id {}",
+            config.id
+        );
+    }
+    let join_token = config.admin_token.clone().or_else(|| std::env::var("VSCHED_TOKEN").ok());
+    anyhow::ensure!(
+        config.join.is_none() || join_token.is_some(),
+        "--join needs an admin token: --admin-token, VSCHED_ADMIN_TOKEN or VSCHED_TOKEN"
+    );
+
     let node = vsched_raft::open(config.id, &config.data_dir, &config.raft).await?;
     let peer = Peer::new(node, config.clone());
 
@@ -59,26 +74,35 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     );
 
     tokio::spawn(watch_liveness(peer.clone()));
+
+    // Bootstrap and join run beside the servers (they need them to talk to the
+    // other peers); if either fails for good, the peer stops with its error.
+    let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<anyhow::Error>(2);
     if !config.bootstrap.is_empty() {
-        let p = peer.clone();
+        let (p, tx) = (peer.clone(), fatal_tx.clone());
         tokio::spawn(async move {
             if let Err(e) = crate::cluster::bootstrap(p).await {
-                tracing::error!(error = %e, "bootstrap failed");
+                let _ = tx.send(e.context("bootstrap")).await;
             }
         });
     }
     if let Some(api) = config.join.clone() {
-        let p = peer.clone();
-        let token = config.admin_token.clone().or_else(|| std::env::var("VSCHED_TOKEN").ok());
+        let (p, tx) = (peer.clone(), fatal_tx.clone());
         tokio::spawn(async move {
-            if let Err(e) = crate::cluster::join(p, api, token).await {
-                tracing::error!(error = %e, "join failed");
+            if let Err(e) = crate::cluster::join(p, api, join_token).await {
+                let _ = tx.send(e.context("join")).await;
             }
         });
     }
 
-    wait_for_signal().await;
-    tracing::info!("stopping");
+    let outcome = tokio::select! {
+        _ = wait_for_signal() => Ok(()),
+        Some(e) = fatal_rx.recv() => Err(e),
+    };
+    match &outcome {
+        Ok(()) => tracing::info!("stopping"),
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "stopping"),
+    }
     let _ = stop_tx.send(true);
     let _ = peer.raft.shutdown().await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(3), async {
@@ -86,7 +110,7 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         let _ = http.await;
     })
     .await;
-    Ok(())
+    outcome
 }
 
 async fn wait_for_signal() {

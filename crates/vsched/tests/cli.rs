@@ -119,3 +119,38 @@ fn dev_starts_a_cluster_and_ctrl_c_stops_it() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_server_refuses_to_start_on_contradictory_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d").display().to_string();
+    let cases: [(&[&str], &str); 4] = [
+        (&["server", "--data-dir", &data], "--id is required"),
+        (&["server", "--id", "2", "--data-dir", &data, "--bootstrap", "1=h:1@h:2"], "own id 2"),
+        (&["server", "--id", "2", "--data-dir", &data, "--join", "127.0.0.1:1"], "admin token"),
+        (
+            &[
+                "server",
+                "--id",
+                "2",
+                "--data-dir",
+                &data,
+                "--bootstrap",
+                "2=h:1@h:2",
+                "--join",
+                "h:3",
+            ],
+            "together",
+        ),
+    ];
+    for (args, expect) in cases {
+        let out = Command::new(BIN)
+            .args(args)
+            .env_remove("VSCHED_TOKEN")
+            .env_remove("VSCHED_ADMIN_TOKEN")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(text(&out.stderr).contains(expect), "{args:?}: {}", text(&out.stderr));
+    }
+}
