@@ -298,8 +298,22 @@ impl Cluster {
     }
 
     pub async fn post_bytes(&self, index: usize, token: Option<&str>, body: Vec<u8>) -> Reply {
+        self.post_with_headers(index, token, body, &[]).await
+    }
+
+    /// Sends a raw body with extra HTTP headers to peer `index`.
+    pub async fn post_with_headers(
+        &self,
+        index: usize,
+        token: Option<&str>,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let url = format!("http://{}/rpc", self.peers[index].api);
         let mut req = self.http.post(url).header("content-type", "application/json").body(body);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }

@@ -187,8 +187,12 @@ async fn batch(peer: &Peer, meta: &RequestMeta, items: Vec<Value>) -> Response {
         return (StatusCode::BAD_REQUEST, axum::Json(reply)).into_response();
     }
     let mut replies = Vec::with_capacity(items.len());
-    for item in items {
-        if let Some((_, reply)) = one(peer, meta, item).await {
+    for (i, item) in items.into_iter().enumerate() {
+        // An Idempotency-Key header names the whole batch; each item gets its own
+        // key derived from it, so the items do not replay one another.
+        let mut item_meta = meta.clone();
+        item_meta.request_id = meta.request_id.as_ref().map(|key| format!("{key}/{i}"));
+        if let Some((_, reply)) = one(peer, &item_meta, item).await {
             replies.push(reply);
         }
     }

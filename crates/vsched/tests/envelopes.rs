@@ -201,6 +201,23 @@ async fn a_retried_write_with_the_same_request_id_applies_once() {
     let r = cluster.call_any("vcluster_show", json!({"name": "once"})).await;
     assert!(r.ok());
 
+    // An Idempotency-Key header on a batch keys each item on its own.
+    let batch = json!([
+        {"context": {"op": "vcluster_add"}, "data": {"name": "b0", "labels": []}},
+        {"context": {"op": "vcluster_add"}, "data": {"name": "b1", "labels": []}},
+    ])
+    .to_string()
+    .into_bytes();
+    let headers = [("idempotency-key", "batch-7")];
+    for attempt in 0..2 {
+        let r = cluster.post_with_headers(attempt, token, batch.clone(), &headers).await;
+        let replies = r.body.as_array().unwrap_or_else(|| panic!("{:?}", r.body));
+        for (i, reply) in replies.iter().enumerate() {
+            assert_eq!(reply["context"]["status"], "ok", "attempt {attempt}: {reply}");
+            assert_eq!(reply["context"]["request_id"], format!("batch-7/{i}"));
+        }
+    }
+
     // A retried token_add names the first token and shows no new secret.
     let add = json!({"context": {"op": "token_add", "request_id": "tok-1"},
                      "data": {"login": "ann", "ns": "team", "role": "user"}});
