@@ -11,6 +11,7 @@ mod logging;
 mod nouns;
 mod output;
 mod server_cmd;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -57,6 +58,8 @@ enum Command {
     Call(nouns::CallArgs),
     /// Measure durable write throughput and latency of a local cluster.
     Bench(bench::BenchArgs),
+    /// Replay a placement workload offline and report quality and speed.
+    Sim(sim::SimArgs),
     /// Friendly client commands: `vsched <noun> <verb> [ARGS] [--field value]...`.
     #[command(external_subcommand)]
     Noun(Vec<String>),
@@ -88,6 +91,10 @@ fn main() -> ExitCode {
             Command::Bench(args) => {
                 logging::init(&cli.log_format, "warn");
                 report(bench::run(args).await)
+            }
+            Command::Sim(args) => {
+                logging::init(&cli.log_format, "warn");
+                report(sim::run(args))
             }
             Command::Call(args) => {
                 logging::init(&cli.log_format, "warn");

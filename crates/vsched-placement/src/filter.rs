@@ -1,0 +1,242 @@
+//! Feasibility filters: each a small type that accepts a node or names why not.
+//!
+//! The pipeline runs them in a fixed order (status, drain, labels, taints,
+//! anti-affinity, capacity), so a node is counted under the first reason that
+//! rejects it and the counts add up to the nodes considered.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::vector::{Vector, MAX_DIMS};
+use crate::view::{ClusterView, LabelId, Node, NodeId, Vcluster};
+
+/// Why a node cannot take a VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    NotReady,
+    Drained,
+    MissingLabel(LabelId),
+    Tainted(LabelId),
+    HasReplica,
+    Short(usize),
+}
+
+/// One stage of the pipeline.
+pub trait Filter {
+    fn check(&self, id: NodeId, node: &Node) -> Result<(), Reason>;
+}
+
+/// The node's agent is heartbeating.
+pub struct Ready;
+
+impl Filter for Ready {
+    fn check(&self, _: NodeId, node: &Node) -> Result<(), Reason> {
+        if node.ready {
+            Ok(())
+        } else {
+            Err(Reason::NotReady)
+        }
+    }
+}
+
+/// The node is not being drained.
+pub struct NotDrained;
+
+impl Filter for NotDrained {
+    fn check(&self, _: NodeId, node: &Node) -> Result<(), Reason> {
+        if node.drain {
+            Err(Reason::Drained)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The node carries every required label, or the label is ignored.
+pub struct HasLabels<'a> {
+    pub required: &'a [LabelId],
+    pub vcluster: &'a Vcluster,
+}
+
+impl Filter for HasLabels<'_> {
+    fn check(&self, _: NodeId, node: &Node) -> Result<(), Reason> {
+        match self.required.iter().find(|l| !node.has_label(**l) && !self.vcluster.is_ignored(**l))
+        {
+            Some(l) => Err(Reason::MissingLabel(*l)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Every taint the vcluster put on the node is among the request's labels.
+pub struct Tolerates<'a> {
+    pub vcluster: &'a Vcluster,
+    pub tolerations: &'a [LabelId],
+}
+
+impl Filter for Tolerates<'_> {
+    fn check(&self, id: NodeId, _: &Node) -> Result<(), Reason> {
+        let Some(taints) = self.vcluster.taints.get(&id) else { return Ok(()) };
+        match taints.iter().find(|t| self.tolerations.binary_search(t).is_err()) {
+            Some(t) => Err(Reason::Tainted(*t)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// No other replica of the request is on the node (anti-affinity).
+pub struct OneReplicaPerNode<'a> {
+    pub taken: &'a [NodeId],
+    pub chosen: &'a [NodeId],
+}
+
+impl Filter for OneReplicaPerNode<'_> {
+    fn check(&self, id: NodeId, _: &Node) -> Result<(), Reason> {
+        if self.taken.contains(&id) || self.chosen.contains(&id) {
+            Err(Reason::HasReplica)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The node has room for what the VM reserves.
+pub struct Fits {
+    pub need: Vector,
+}
+
+impl Filter for Fits {
+    fn check(&self, _: NodeId, node: &Node) -> Result<(), Reason> {
+        match self.need.short_dim(&node.free()) {
+            Some(d) => Err(Reason::Short(d)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The stages in order.
+pub struct Pipeline<'a> {
+    pub labels: HasLabels<'a>,
+    pub taints: Tolerates<'a>,
+    pub replicas: OneReplicaPerNode<'a>,
+    pub fits: Fits,
+}
+
+impl Pipeline<'_> {
+    pub fn check(&self, id: NodeId, node: &Node) -> Result<(), Reason> {
+        Ready.check(id, node)?;
+        NotDrained.check(id, node)?;
+        self.labels.check(id, node)?;
+        self.taints.check(id, node)?;
+        self.replicas.check(id, node)?;
+        self.fits.check(id, node)
+    }
+}
+
+/// How many nodes each filter rejected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rejections {
+    pub considered: u32,
+    pub not_ready: u32,
+    pub drained: u32,
+    pub missing_label: BTreeMap<String, u32>,
+    pub tainted: BTreeMap<String, u32>,
+    pub has_replica: u32,
+    pub short: [u32; MAX_DIMS],
+}
+
+impl Rejections {
+    pub fn count(&mut self, view: &ClusterView, reason: Reason) {
+        match reason {
+            Reason::NotReady => self.not_ready += 1,
+            Reason::Drained => self.drained += 1,
+            Reason::MissingLabel(l) => {
+                *self.missing_label.entry(view.label_name(l).to_string()).or_default() += 1
+            }
+            Reason::Tainted(t) => {
+                *self.tainted.entry(view.label_name(t).to_string()).or_default() += 1
+            }
+            Reason::HasReplica => self.has_replica += 1,
+            Reason::Short(d) => self.short[d] += 1,
+        }
+    }
+
+    /// One entry per reason that rejected any node: `(what, count)`, in pipeline
+    /// order, for structured error details.
+    pub fn entries(&self, dim_names: &[String]) -> Vec<(String, u32)> {
+        let mut out = Vec::new();
+        let mut push = |what: String, n: u32| {
+            if n > 0 {
+                out.push((what, n));
+            }
+        };
+        push("not ready".into(), self.not_ready);
+        push("drained".into(), self.drained);
+        for (l, n) in &self.missing_label {
+            push(format!("lack label {l}"), *n);
+        }
+        for (t, n) in &self.tainted {
+            push(format!("tainted {t}"), *n);
+        }
+        push("hold a replica already".into(), self.has_replica);
+        for (d, n) in self.short.iter().enumerate() {
+            let name = dim_names.get(d).cloned().unwrap_or_else(|| format!("dimension {}", d + 1));
+            push(format!("lack {name}"), *n);
+        }
+        out
+    }
+
+    /// As JSON: `{"considered": n, "not ready": n, ...}`.
+    pub fn to_json(&self, dim_names: &[String]) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("considered".into(), self.considered.into());
+        for (what, n) in self.entries(dim_names) {
+            m.insert(what, n.into());
+        }
+        serde_json::Value::Object(m)
+    }
+
+    /// "3 nodes drained, 5 lack label ssd, 2 lack memory".
+    pub fn describe(&self, dim_names: &[String]) -> String {
+        let parts: Vec<String> = self
+            .entries(dim_names)
+            .into_iter()
+            .map(|(what, n)| {
+                let noun = if n == 1 { "node" } else { "nodes" };
+                let verb = what
+                    .strip_prefix("lack ")
+                    .map(|rest| (if n == 1 { "lacks " } else { "lack " }, rest));
+                match verb {
+                    Some((v, rest)) => format!("{n} {noun} {v}{rest}"),
+                    None if what.starts_with("hold") && n == 1 => {
+                        format!("{n} {noun} holds a replica already")
+                    }
+                    None => format!("{n} {noun} {what}"),
+                }
+            })
+            .collect();
+        if parts.is_empty() {
+            "no nodes in the vcluster".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// A short explanation that satisfies `Display` for error messages.
+pub struct Explained<'a>(pub &'a Rejections, pub &'a [String]);
+
+impl fmt::Display for Explained<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.describe(self.1))
+    }
+}
+
+/// Serialisable form of a rejection count, for reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReasonCount {
+    pub reason: String,
+    pub nodes: u32,
+}
