@@ -107,6 +107,10 @@ impl ClusterView {
     /// waves can run in any order without over-committing a node.
     pub fn plan_drain(&mut self, nodes: &[NodeId], max_in_flight: usize) -> DrainPlan {
         let max_in_flight = max_in_flight.max(1);
+        let mut nodes = nodes.to_vec();
+        nodes.sort_unstable();
+        nodes.dedup();
+        let nodes = nodes.as_slice();
         let saved: Vec<(NodeId, bool, bool)> = nodes
             .iter()
             .map(|&n| (n, self.nodes[n as usize].ready, self.nodes[n as usize].drain))
