@@ -138,6 +138,12 @@ pub struct Vm {
     pub request: String,
     pub owner: String,
     pub node: Option<String>,
+    /// The VM's own size.
+    #[serde(default)]
+    pub size: Resources,
     /// What the VM holds on its node and against quotas, scaling reservations included.
     pub reserved: Resources,
+    /// The request's labels: required on the node, and tolerated taints.
+    #[serde(default)]
+    pub labels: std::collections::BTreeSet<String>,
 }

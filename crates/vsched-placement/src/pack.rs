@@ -5,10 +5,10 @@
 //! constructive rules — item-centric (items in decreasing size, each into the
 //! first or best bin) and bin-centric (fill one bin at a time with the item
 //! that suits the bin's remaining room best) — under several size measures,
-//! keeps the smallest, and then improves it by local search that empties the
-//! lightest bin into the others, swapping smaller items out where a direct
-//! move does not fit. The search runs for a budget of steps, not of time, so
-//! the result is the same on every machine.
+//! then improves the eight smallest by local search that empties the lightest
+//! bin into the others, swapping smaller items out where a direct move does
+//! not fit, and keeps the best. The search runs for a budget of steps, not of
+//! time, so the result is the same on every machine.
 
 use crate::vector::{Vector, MAX_DIMS};
 
@@ -329,28 +329,35 @@ fn empty_into(
 /// improved by up to `budget` local search steps.
 pub fn pack_batch(items: &[Vector], cap: &Vector, dims: usize, budget: u64) -> BatchReport {
     let norm = Norm::new(items, cap, dims);
+    let mut built: Vec<(Vec<Bin>, String)> = Vec::new();
+    for m in MEASURES {
+        let order = decreasing(&norm, m);
+        built.push((first_fit(items, cap, &order), format!("first-fit/{m:?}")));
+        built.push((best_fit(items, cap, &norm, &order), format!("best-fit/{m:?}")));
+        for rule in [BinRule::DotProduct, BinRule::Norm] {
+            let bins = bin_centric(items, cap, &norm, rule, m);
+            built.push((bins, format!("bin-centric-{rule:?}/{m:?}")));
+        }
+    }
+    // The smallest packings (first built wins ties) each get the local search,
+    // from a different start; the best result is kept.
+    built.sort_by_key(|(bins, _)| bins.len());
+    let constructed = built.first().map_or(0, |(b, _)| b.len());
+    let lower = lower_bound(items, cap, dims);
     let mut best: Option<(Vec<Bin>, String)> = None;
-    let mut consider = |bins: Vec<Bin>, rule: String| {
+    let mut steps = 0;
+    for (mut bins, rule) in built.into_iter().take(STARTS) {
+        if best.as_ref().is_some_and(|(b, _)| b.len() <= lower) {
+            break;
+        }
+        if bins.len() > lower {
+            steps += local_search(items, cap, &norm, &mut bins, budget / STARTS as u64);
+        }
         if best.as_ref().is_none_or(|(b, _)| bins.len() < b.len()) {
             best = Some((bins, rule));
         }
-    };
-    for m in MEASURES {
-        let order = decreasing(&norm, m);
-        consider(first_fit(items, cap, &order), format!("first-fit/{m:?}"));
-        consider(best_fit(items, cap, &norm, &order), format!("best-fit/{m:?}"));
-        for rule in [BinRule::DotProduct, BinRule::Norm] {
-            consider(
-                bin_centric(items, cap, &norm, rule, m),
-                format!("bin-centric-{rule:?}/{m:?}"),
-            );
-        }
     }
-    let (mut bins, rule) = best.unwrap_or_default();
-    let constructed = bins.len();
-    let lower = lower_bound(items, cap, dims);
-    let steps =
-        if bins.len() > lower { local_search(items, cap, &norm, &mut bins, budget) } else { 0 };
+    let (bins, rule) = best.unwrap_or_default();
     BatchReport {
         packing: Packing { bins: bins.into_iter().map(|b| b.items).collect() },
         constructed,
@@ -358,6 +365,9 @@ pub fn pack_batch(items: &[Vector], cap: &Vector, dims: usize, budget: u64) -> B
         steps,
     }
 }
+
+/// How many of the best constructive packings the local search starts from.
+const STARTS: usize = 8;
 
 /// The most bins any single dimension needs.
 pub fn lower_bound(items: &[Vector], cap: &Vector, dims: usize) -> usize {

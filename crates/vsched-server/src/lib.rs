@@ -11,6 +11,7 @@
 //!   knows JSON-RPC;
 //! - [`auth`]: token secrets and hashes;
 //! - [`cluster`]: bootstrap, join, membership and status;
+//! - [`planning`]: drain and rebalance dry runs and the N+1 check;
 //! - [`liveness`] and [`agents`]: node agent sessions, heartbeats and isolation;
 //! - [`metrics`]: Prometheus metrics.
 //!
@@ -25,6 +26,7 @@ pub mod http;
 pub mod liveness;
 pub mod metrics;
 pub mod peer;
+pub mod planning;
 pub mod proposer;
 mod run;
 

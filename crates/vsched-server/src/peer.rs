@@ -320,7 +320,12 @@ impl Peer {
         self.linearize().await?;
         let mut value = {
             let ms = self.state.read().expect("state lock");
-            ms.state.query(caller, op)?
+            match op {
+                Op::PlanDrain(_) | Op::PlanRebalance(_) | Op::CapacityCheck(_) => {
+                    crate::planning::handle(&ms.state, caller, op)?
+                }
+                _ => ms.state.query(caller, op)?,
+            }
         };
         match op {
             Op::NodeList(_) => {

@@ -74,6 +74,9 @@ nouns! {
     "token" "add" => "token_add" ["login"],
     "token" "del" => "token_del" ["login"],
     "token" "list" => "token_list" [],
+    "plan" "drain" => "plan_drain" ["nodes"],
+    "plan" "rebalance" => "plan_rebalance" [],
+    "capacity" "check" => "capacity_check" [],
     "whoami" "" => "whoami" [],
 }
 

@@ -42,8 +42,8 @@ pub struct VbpArgs {
     /// A directory `X` given in PATH also uses `X_summary_known.csv` beside it.
     #[arg(long)]
     pub summary: Vec<PathBuf>,
-    /// Local search steps per instance in batch mode.
-    #[arg(long, default_value_t = 20_000)]
+    /// Local search steps per instance in batch mode (split over its starts).
+    #[arg(long, default_value_t = 40_000)]
     pub budget: u64,
     /// Print every instance, not only the totals.
     #[arg(long)]
@@ -285,8 +285,8 @@ fn print_vbp_totals(rows: &[VbpRow], budget: u64, wall: f64) {
         sets.entry("all".into()).or_default().push(r);
     }
     println!(
-        "batch mode: best of 20 constructive rules, then up to {budget} local search steps \
-         per instance"
+        "batch mode: 20 constructive rules, local search from the 8 best, {budget} steps \
+         per instance in all"
     );
     println!(
         "{:<14} {:>9} {:>9} {:>10} {:>10} {:>10} {:>11} {:>9} {:>9}",

@@ -9,6 +9,7 @@
 mod cluster;
 mod labels;
 mod nodes;
+mod planning;
 mod tokens;
 mod user_params;
 mod vcluster;
@@ -16,6 +17,7 @@ mod vcluster;
 pub use cluster::*;
 pub use labels::*;
 pub use nodes::*;
+pub use planning::*;
 pub use tokens::*;
 pub use user_params::*;
 pub use vcluster::*;
@@ -164,6 +166,12 @@ op_table! {
     "token_add" => TokenAdd(TokenAdd), Admin, Write, "issue a token";
     "token_del" => TokenDel(TokenDel), Admin, Write, "revoke tokens";
     "token_list" => TokenList(TokenList), Admin, Read, "list tokens";
+    "plan_drain" => PlanDrain(PlanDrain), Admin, Read,
+        "dry run of drain_add: each VM and where it would go";
+    "plan_rebalance" => PlanRebalance(PlanRebalance), Admin, Read,
+        "migrations that even out use, with the score before and after";
+    "capacity_check" => CapacityCheck(CapacityCheck), Admin, Read,
+        "N+1: whether each node's VMs fit elsewhere if it failed";
     "whoami" => Whoami(NoParams), User, Read, "the caller's login, role and namespace";
 }
 
