@@ -266,10 +266,12 @@ fn run_instance(
         }
         None => ("(no summary)".to_string(), None),
     };
+    // The summary's bound may be stronger than the per-dimension one.
+    let lb = inst.lower_bound().max(k.as_ref().map_or(0, |k| k.lb));
     Ok(VbpRow {
         instance: name,
         set,
-        lb: inst.lower_bound(),
+        lb,
         known: k,
         arrival: (arrival, arrival_ms),
         batch: (report.packing.len(), batch_ms),
