@@ -240,3 +240,128 @@ pub struct ReasonCount {
     pub reason: String,
     pub nodes: u32,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::VclusterSpec;
+
+    /// One node carrying `ssd`, in a vcluster that taints it with `gpu` when
+    /// asked, and ignores `fast`.
+    fn setup(tainted: bool) -> (ClusterView, NodeId) {
+        let mut view = ClusterView::scheduler();
+        let n = view.add_node("n", Vector::vcpu_ram(8, 1024), &["ssd".into()], true, false);
+        let taints = if tainted { vec![(n, vec!["gpu".to_string()])] } else { vec![] };
+        view.add_vcluster(VclusterSpec {
+            name: "vc".into(),
+            nodes: vec![n],
+            ignored: vec!["fast".into()],
+            taints,
+            ..Default::default()
+        });
+        (view, n)
+    }
+
+    #[test]
+    fn ready_rejects_a_node_that_is_not() {
+        let (mut view, n) = setup(false);
+        assert_eq!(Ready.check(n, &view.nodes[0]), Ok(()));
+        view.nodes[0].ready = false;
+        assert_eq!(Ready.check(n, &view.nodes[0]), Err(Reason::NotReady));
+    }
+
+    #[test]
+    fn not_drained_rejects_a_drained_node() {
+        let (mut view, n) = setup(false);
+        assert_eq!(NotDrained.check(n, &view.nodes[0]), Ok(()));
+        view.nodes[0].drain = true;
+        assert_eq!(NotDrained.check(n, &view.nodes[0]), Err(Reason::Drained));
+    }
+
+    #[test]
+    fn has_labels_counts_ignored_labels_as_present() {
+        let (mut view, n) = setup(false);
+        let (ssd, fast, gpu) = (view.label("ssd"), view.label("fast"), view.label("gpu"));
+        let vc = &view.vclusters[0];
+        let ok =
+            |req: &[LabelId]| HasLabels { required: req, vcluster: vc }.check(n, &view.nodes[0]);
+        assert_eq!(ok(&[ssd]), Ok(()));
+        assert_eq!(ok(&[ssd, fast]), Ok(()), "fast is ignored in the namespace");
+        assert_eq!(ok(&[gpu]), Err(Reason::MissingLabel(gpu)));
+    }
+
+    #[test]
+    fn tolerates_needs_every_taint_among_the_request_labels() {
+        let (mut view, n) = setup(true);
+        let gpu = view.label("gpu");
+        let vc = &view.vclusters[0];
+        let none: &[LabelId] = &[];
+        assert_eq!(
+            Tolerates { vcluster: vc, tolerations: none }.check(n, &view.nodes[0]),
+            Err(Reason::Tainted(gpu))
+        );
+        assert_eq!(
+            Tolerates { vcluster: vc, tolerations: &[gpu] }.check(n, &view.nodes[0]),
+            Ok(())
+        );
+        let (plain, n) = setup(false);
+        let vc = &plain.vclusters[0];
+        assert_eq!(Tolerates { vcluster: vc, tolerations: none }.check(n, &plain.nodes[0]), Ok(()));
+    }
+
+    #[test]
+    fn one_replica_per_node_counts_placed_and_chosen_replicas() {
+        let (view, n) = setup(false);
+        let node = &view.nodes[0];
+        assert_eq!(OneReplicaPerNode { taken: &[], chosen: &[] }.check(n, node), Ok(()));
+        assert_eq!(
+            OneReplicaPerNode { taken: &[n], chosen: &[] }.check(n, node),
+            Err(Reason::HasReplica)
+        );
+        assert_eq!(
+            OneReplicaPerNode { taken: &[], chosen: &[n] }.check(n, node),
+            Err(Reason::HasReplica)
+        );
+    }
+
+    #[test]
+    fn fits_names_the_dimension_that_is_short() {
+        let (view, n) = setup(false);
+        let node = &view.nodes[0];
+        assert_eq!(Fits { need: Vector::vcpu_ram(8, 1024) }.check(n, node), Ok(()));
+        assert_eq!(Fits { need: Vector::vcpu_ram(9, 1) }.check(n, node), Err(Reason::Short(0)));
+        assert_eq!(Fits { need: Vector::vcpu_ram(1, 2048) }.check(n, node), Err(Reason::Short(1)));
+    }
+
+    #[test]
+    fn the_pipeline_reports_the_first_rejection_in_order() {
+        let (mut view, n) = setup(true);
+        view.nodes[0].drain = true;
+        let gpu = view.label("gpu");
+        let vc = &view.vclusters[0];
+        let pipeline = Pipeline {
+            labels: HasLabels { required: &[gpu], vcluster: vc },
+            taints: Tolerates { vcluster: vc, tolerations: &[] },
+            replicas: OneReplicaPerNode { taken: &[], chosen: &[] },
+            fits: Fits { need: Vector::vcpu_ram(100, 1) },
+        };
+        // Drained comes before the missing label, the taint and the size.
+        assert_eq!(pipeline.check(n, &view.nodes[0]), Err(Reason::Drained));
+    }
+
+    #[test]
+    fn descriptions_agree_in_number() {
+        let mut r = Rejections::default();
+        let dims = vec!["vcpu".to_string(), "memory".to_string()];
+        assert_eq!(r.describe(&dims), "no nodes in the vcluster");
+        r.drained = 3;
+        r.missing_label.insert("ssd".into(), 1);
+        r.short[1] = 2;
+        r.has_replica = 1;
+        assert_eq!(
+            r.describe(&dims),
+            "3 nodes drained, 1 node lacks label ssd, 1 node holds a replica already, \
+             2 nodes lack memory"
+        );
+    }
+}
