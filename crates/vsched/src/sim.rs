@@ -17,7 +17,7 @@ use serde_json::json;
 use vsched_model::Mem;
 use vsched_placement::pack::pack_batch;
 use vsched_placement::vbp::{self, Instance, Known};
-use vsched_placement::{ClusterView, PlacementRequest, VclusterSpec, Vector};
+use vsched_placement::{place_batch, ClusterView, PlacementRequest, VclusterSpec, Vector};
 
 #[derive(Args, Debug)]
 pub struct SimArgs {
@@ -463,35 +463,31 @@ fn run_trace(args: TraceArgs) -> anyhow::Result<()> {
                 view.remove_vm(vm);
             }
         }
-        let mut order = arrivals.clone();
-        if args.batch {
-            order.sort_by_key(|&i| {
-                (
-                    std::cmp::Reverse(
-                        vms[i].size.0[0] * node_size.0[1] + vms[i].size.0[1] * node_size.0[0],
-                    ),
-                    i,
-                )
-            });
-        }
-        for i in order {
-            let req = PlacementRequest {
+        let reqs: Vec<PlacementRequest> = arrivals
+            .iter()
+            .map(|&i| PlacementRequest {
                 vcluster: vc,
                 request: format!("v{i}"),
                 owner: String::new(),
                 rf: 1,
                 size: vms[i].size,
                 labels: vec![],
-            };
-            let started = Instant::now();
-            let placed = view.place(&req);
-            placing += started.elapsed();
-            match placed {
-                Ok(p) => {
+            })
+            .collect();
+        // Placing includes recording the VMs in the view, in both modes.
+        let started = Instant::now();
+        let outcomes: Vec<Result<Vec<u32>, _>> = if args.batch {
+            place_batch(&mut view, &reqs, &node_size)
+        } else {
+            reqs.iter().map(|r| view.place_and_commit(r)).collect()
+        };
+        placing += started.elapsed();
+        for (&i, outcome) in arrivals.iter().zip(outcomes) {
+            match outcome {
+                Ok(ids) => {
                     accepted += 1;
-                    let id = view.commit(&req, &p)[0];
                     if let Some(d) = vms[i].depart {
-                        departures.entry(d).or_default().push(id);
+                        departures.entry(d).or_default().push(ids[0]);
                     }
                 }
                 Err(_) => rejected += 1,
