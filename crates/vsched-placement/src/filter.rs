@@ -9,8 +9,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::score::Fit;
 use crate::vector::{Vector, MAX_DIMS};
-use crate::view::{ClusterView, LabelId, Node, NodeId, Vcluster};
+use crate::view::{ClusterView, LabelId, Node, NodeId, Vcluster, VclusterId};
 
 /// Why a node cannot take a VM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -132,6 +133,84 @@ impl Pipeline<'_> {
         self.taints.check(id, node)?;
         self.replicas.check(id, node)?;
         self.fits.check(id, node)
+    }
+}
+
+/// The rules a VM (or each replica of a request) must meet on a node, owned so
+/// a [`Pipeline`] can borrow them.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub vcluster: VclusterId,
+    /// The vcluster's labels and the request's, sorted.
+    pub required: Vec<LabelId>,
+    /// The request's labels, which tolerate taints, sorted.
+    pub tolerations: Vec<LabelId>,
+    /// Nodes that hold a replica of the request already.
+    pub taken: Vec<NodeId>,
+    /// What one replica reserves.
+    pub need: Vector,
+}
+
+impl Rules {
+    /// The pipeline for these rules; `chosen` are nodes picked for other replicas
+    /// of the same placement.
+    pub fn pipeline<'a>(&'a self, view: &'a ClusterView, chosen: &'a [NodeId]) -> Pipeline<'a> {
+        let vcluster = &view.vclusters[self.vcluster as usize];
+        Pipeline {
+            labels: HasLabels { required: &self.required, vcluster },
+            taints: Tolerates { vcluster, tolerations: &self.tolerations },
+            replicas: OneReplicaPerNode { taken: &self.taken, chosen },
+            fits: Fits { need: self.need },
+        }
+    }
+}
+
+impl ClusterView {
+    /// The rules for placing a replica of `request` in `vcluster`, with the
+    /// request's `labels` (sorted ids) and what it reserves.
+    pub fn rules(
+        &self,
+        vcluster: VclusterId,
+        request: &str,
+        labels: &[LabelId],
+        need: Vector,
+    ) -> Rules {
+        let vc = &self.vclusters[vcluster as usize];
+        let mut required = vc.labels.clone();
+        required.extend(labels.iter().copied());
+        required.sort_unstable();
+        required.dedup();
+        Rules {
+            vcluster,
+            required,
+            tolerations: labels.to_vec(),
+            taken: self.replica_nodes(request).to_vec(),
+            need,
+        }
+    }
+
+    /// The best node of the vcluster that passes `pipeline`, found through the
+    /// free-capacity index, and how many nodes the search looked at.
+    pub fn best_node(&self, rules: &Rules, pipeline: &Pipeline) -> (Option<Fit>, usize) {
+        let vc = &self.vclusters[rules.vcluster as usize];
+        vc.index.search(&rules.need, |id| {
+            let node = &self.nodes[id as usize];
+            pipeline.check(id, node).ok()?;
+            Fit::of(id, &rules.need, &node.free(), &node.capacity, node.vms.len() as u32)
+        })
+    }
+
+    /// Runs every node of the vcluster through `pipeline` and counts why each
+    /// was rejected: the explanation of a refusal.
+    pub fn explain(&self, rules: &Rules, pipeline: &Pipeline) -> Rejections {
+        let mut rejections = Rejections::default();
+        for &id in &self.vclusters[rules.vcluster as usize].nodes {
+            rejections.considered += 1;
+            if let Err(reason) = pipeline.check(id, &self.nodes[id as usize]) {
+                rejections.count(self, reason);
+            }
+        }
+        rejections
     }
 }
 

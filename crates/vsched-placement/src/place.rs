@@ -9,8 +9,7 @@
 
 use std::fmt;
 
-use crate::filter::{Fits, HasLabels, OneReplicaPerNode, Pipeline, Rejections, Tolerates};
-use crate::score::Fit;
+use crate::filter::Rejections;
 use crate::vector::{Vector, MAX_DIMS};
 use crate::view::{ClusterView, LabelId, NodeId, VclusterId, VmId, VmSpec};
 
@@ -124,41 +123,20 @@ impl ClusterView {
     /// Decides where the replicas of `req` go, without changing the view.
     pub fn place(&mut self, req: &PlacementRequest) -> Result<Placement, Unplaceable> {
         let labels = self.label_ids(&req.labels);
-        let vc = &self.vclusters[req.vcluster as usize];
-        let reserved = vc.reserve(&req.size);
+        let reserved = self.vclusters[req.vcluster as usize].reserve(&req.size);
         self.check_quotas(req.vcluster, &req.owner, &reserved.times(req.rf as u64))?;
 
-        let mut required = vc.labels.clone();
-        required.extend(labels.iter().copied());
-        required.sort_unstable();
-        required.dedup();
-
-        let taken = self.replica_nodes(&req.request);
+        let rules = self.rules(req.vcluster, &req.request, &labels, reserved);
         let mut chosen: Vec<NodeId> = Vec::with_capacity(req.rf as usize);
         let mut visited = 0;
         for placed in 0..req.rf {
-            let pipeline = Pipeline {
-                labels: HasLabels { required: &required, vcluster: vc },
-                taints: Tolerates { vcluster: vc, tolerations: &labels },
-                replicas: OneReplicaPerNode { taken, chosen: &chosen },
-                fits: Fits { need: reserved },
-            };
-            let (best, seen) = vc.index.search(&reserved, |id| {
-                let node = &self.nodes[id as usize];
-                pipeline.check(id, node).ok()?;
-                Fit::of(id, &reserved, &node.free(), &node.capacity, node.vms.len() as u32)
-            });
+            let pipeline = rules.pipeline(self, &chosen);
+            let (best, seen) = self.best_node(&rules, &pipeline);
             visited += seen;
             match best {
                 Some(fit) => chosen.push(fit.node),
                 None => {
-                    let mut rejections = Rejections::default();
-                    for &id in &vc.nodes {
-                        rejections.considered += 1;
-                        if let Err(reason) = pipeline.check(id, &self.nodes[id as usize]) {
-                            rejections.count(self, reason);
-                        }
-                    }
+                    let rejections = self.explain(&rules, &pipeline);
                     return Err(Unplaceable::NoNode { placed, wanted: req.rf, rejections });
                 }
             }

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::filter::{Fits, HasLabels, OneReplicaPerNode, Pipeline, Rejections, Tolerates};
+use crate::filter::{Rejections, Rules};
 use crate::score::Fit;
 use crate::vector::MAX_DIMS;
 use crate::view::{ClusterView, NodeId, VclusterId, VmId};
@@ -48,35 +48,18 @@ impl ClusterView {
     /// The best target for `vm` among its vcluster's nodes, or why there is none.
     /// Nodes in `exclude` are never chosen.
     pub fn target_for(&self, vm: VmId, exclude: &[NodeId]) -> Result<Fit, Rejections> {
+        let rules = self.vm_rules(vm);
+        let pipeline = rules.pipeline(self, exclude);
+        match self.best_node(&rules, &pipeline).0 {
+            Some(fit) => Ok(fit),
+            None => Err(self.explain(&rules, &pipeline)),
+        }
+    }
+
+    /// The rules an existing VM must meet wherever it goes.
+    fn vm_rules(&self, vm: VmId) -> Rules {
         let v = &self.vms[vm as usize];
-        let vc = &self.vclusters[v.vcluster as usize];
-        let mut required = vc.labels.clone();
-        required.extend(v.labels.iter().copied());
-        required.sort_unstable();
-        required.dedup();
-        let taken: Vec<NodeId> = self.replica_nodes(&v.request).to_vec();
-        let pipeline = Pipeline {
-            labels: HasLabels { required: &required, vcluster: vc },
-            taints: Tolerates { vcluster: vc, tolerations: &v.labels },
-            replicas: OneReplicaPerNode { taken: &taken, chosen: exclude },
-            fits: Fits { need: v.reserved },
-        };
-        let (best, _) = vc.index.search(&v.reserved, |id| {
-            let node = &self.nodes[id as usize];
-            pipeline.check(id, node).ok()?;
-            Fit::of(id, &v.reserved, &node.free(), &node.capacity, node.vms.len() as u32)
-        });
-        if let Some(fit) = best {
-            return Ok(fit);
-        }
-        let mut rejections = Rejections::default();
-        for &id in &vc.nodes {
-            rejections.considered += 1;
-            if let Err(reason) = pipeline.check(id, &self.nodes[id as usize]) {
-                rejections.count(self, reason);
-            }
-        }
-        Err(rejections)
+        self.rules(v.vcluster, &v.request, &v.labels, v.reserved)
     }
 
     /// VMs on `nodes`, largest first (by the sum of their shares of their node's
@@ -294,20 +277,11 @@ impl ClusterView {
     /// Whether `vm` could move to `to` under every placement rule.
     pub fn can_host(&self, vm: VmId, to: NodeId) -> bool {
         let v = &self.vms[vm as usize];
-        let vc = &self.vclusters[v.vcluster as usize];
-        if vc.nodes.binary_search(&to).is_err() {
+        if self.vclusters[v.vcluster as usize].nodes.binary_search(&to).is_err() {
             return false;
         }
-        let mut required = vc.labels.clone();
-        required.extend(v.labels.iter().copied());
-        let taken: Vec<NodeId> = self.replica_nodes(&v.request).to_vec();
-        let pipeline = Pipeline {
-            labels: HasLabels { required: &required, vcluster: vc },
-            taints: Tolerates { vcluster: vc, tolerations: &v.labels },
-            replicas: OneReplicaPerNode { taken: &taken, chosen: &[] },
-            fits: Fits { need: v.reserved },
-        };
-        pipeline.check(to, &self.nodes[to as usize]).is_ok()
+        let rules = self.vm_rules(vm);
+        rules.pipeline(self, &[]).check(to, &self.nodes[to as usize]).is_ok()
     }
 }
 

@@ -4,7 +4,6 @@
 //! the same input gives the same output.
 
 use proptest::prelude::*;
-use vsched_placement::filter::{Fits, HasLabels, OneReplicaPerNode, Pipeline, Tolerates};
 use vsched_placement::pack::pack_batch;
 use vsched_placement::plan::RebalanceLimits;
 use vsched_placement::score::Fit;
@@ -137,20 +136,11 @@ fn full_scan(view: &mut ClusterView, req: &PlacementRequest) -> Option<NodeId> {
     let mut labels: Vec<u32> = req.labels.iter().map(|l| view.label(l)).collect();
     labels.sort_unstable();
     labels.dedup();
-    let vc = &view.vclusters[0];
-    let reserved = vc.reserve(&req.size);
-    let mut required = vc.labels.clone();
-    required.extend(labels.iter().copied());
-    required.sort_unstable();
-    required.dedup();
-    let taken = view.replica_nodes(&req.request).to_vec();
-    let pipeline = Pipeline {
-        labels: HasLabels { required: &required, vcluster: vc },
-        taints: Tolerates { vcluster: vc, tolerations: &labels },
-        replicas: OneReplicaPerNode { taken: &taken, chosen: &[] },
-        fits: Fits { need: reserved },
-    };
-    vc.nodes
+    let reserved = view.vclusters[0].reserve(&req.size);
+    let rules = view.rules(0, &req.request, &labels, reserved);
+    let pipeline = rules.pipeline(view, &[]);
+    view.vclusters[0]
+        .nodes
         .iter()
         .filter_map(|&id| {
             let node = &view.nodes[id as usize];
