@@ -5,9 +5,6 @@
 //! rejects it and the counts add up to the nodes considered.
 
 use std::collections::BTreeMap;
-use std::fmt;
-
-use serde::Serialize;
 
 use crate::score::Fit;
 use crate::vector::{Vector, MAX_DIMS};
@@ -302,22 +299,6 @@ impl Rejections {
             parts.join(", ")
         }
     }
-}
-
-/// A short explanation that satisfies `Display` for error messages.
-pub struct Explained<'a>(pub &'a Rejections, pub &'a [String]);
-
-impl fmt::Display for Explained<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.describe(self.1))
-    }
-}
-
-/// Serialisable form of a rejection count, for reports.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReasonCount {
-    pub reason: String,
-    pub nodes: u32,
 }
 
 #[cfg(test)]

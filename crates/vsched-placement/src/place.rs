@@ -7,8 +7,6 @@
 //! the vcluster is run through the filters once more to count why each was
 //! rejected.
 
-use std::fmt;
-
 use crate::filter::Rejections;
 use crate::vector::{Vector, MAX_DIMS};
 use crate::view::{ClusterView, LabelId, NodeId, VclusterId, VmId, VmSpec};
@@ -73,12 +71,6 @@ impl Unplaceable {
                 rejections.describe(&view.dim_names)
             ),
         }
-    }
-}
-
-impl fmt::Display for Unplaceable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self:?}")
     }
 }
 
