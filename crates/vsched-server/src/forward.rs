@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tonic::transport::Channel;
-use vsched_model::{OpError, OpResult};
+use vsched_model::{Op, OpError, OpResult};
 use vsched_proto::raft::raft_service_client::RaftServiceClient;
 use vsched_proto::raft::{ForwardReply, ForwardRequest, RaftPayload};
 use vsched_raft::service::{ForwardHandler, ProposeReply};
@@ -171,7 +171,16 @@ impl ForwardHandler for Peer {
             ns: Some(req.ns).filter(|n| !n.is_empty()),
             request_id: Some(req.request_id).filter(|r| !r.is_empty()),
         };
-        match self.execute(&call).await {
+        // The follower checked the operation already; parsing again here costs
+        // little and keeps the leader from trusting another peer's parse.
+        let op = match Op::parse(&call.op, call.data.clone()) {
+            Ok(op) => op,
+            Err(e) => {
+                let error_json = serde_json::to_string(&e).unwrap_or_default();
+                return ForwardReply { error_json, leader_id: self.id, ..Default::default() };
+            }
+        };
+        match self.execute(&call, op).await {
             Ok(answer) => {
                 let (data_json, error_json) = match &answer.result {
                     Ok(v) => (v.to_string(), String::new()),

@@ -160,10 +160,11 @@ impl Peer {
     async fn route(&self, call: &Call) -> Answer {
         // What needs no leader is checked first, so bad input is refused even while
         // the cluster has no leader.
-        let spec = match Op::parse(&call.op, call.data.clone()) {
-            Ok(op) => op.spec(),
+        let op = match Op::parse(&call.op, call.data.clone()) {
+            Ok(op) => op,
             Err(e) => return Answer::error(e, self.leader()),
         };
+        let spec = op.spec();
         if call.token.as_deref().is_none_or(str::is_empty) {
             return Answer::error(unauthenticated("missing token"), self.leader());
         }
@@ -173,7 +174,7 @@ impl Peer {
         loop {
             match self.leader() {
                 Some(id) if id == self.id => {
-                    if let Ok(answer) = self.execute(call).await {
+                    if let Ok(answer) = self.execute(call, op.clone()).await {
                         return answer;
                     }
                 }
@@ -203,9 +204,9 @@ impl Peer {
 
     /// Runs an operation on this peer as the leader. `Err(())` means this peer is
     /// not the leader and the operation did nothing.
-    pub(crate) async fn execute(&self, call: &Call) -> Result<Answer, ()> {
+    pub(crate) async fn execute(&self, call: &Call, op: Op) -> Result<Answer, ()> {
         let leader = Some(self.id);
-        let outcome = self.execute_inner(call).await;
+        let outcome = self.execute_inner(call, op).await;
         match outcome {
             Ok((value, index)) => Ok(Answer { result: Ok(value), index, leader }),
             Err(Failure::Op(e)) => Ok(Answer::error(e, leader)),
@@ -213,8 +214,7 @@ impl Peer {
         }
     }
 
-    async fn execute_inner(&self, call: &Call) -> Result<(Value, u64), Failure> {
-        let op = Op::parse(&call.op, call.data.clone())?;
+    async fn execute_inner(&self, call: &Call, op: Op) -> Result<(Value, u64), Failure> {
         let caller = self.authenticate(call).await?;
         authorize(&caller, op.spec())?;
         match op.spec().access {

@@ -32,7 +32,7 @@ impl Planning {
             view.add_node(
                 &node.uuid,
                 vector(&node.capacity),
-                &state.node_labels(node),
+                &state.effective_labels(node),
                 ready,
                 node.drain,
             );
@@ -129,7 +129,7 @@ pub(crate) fn handle(state: &State, caller: &Caller, op: &Op) -> OpResult<Value>
 }
 
 fn plan_drain(state: &State, p: &PlanDrain) -> OpResult<Value> {
-    let uuids = state.resolve_nodes(&p.nodes, "nodes")?;
+    let uuids = state.select_nodes(&p.nodes, "nodes")?;
     let mut planning = Planning::of(state);
     let nodes: Vec<NodeId> = uuids.iter().filter_map(|u| planning.view.node_id(u)).collect();
     let plan = planning.view.plan_drain(&nodes, p.max_in_flight as usize);

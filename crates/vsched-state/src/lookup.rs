@@ -62,7 +62,7 @@ impl State {
     }
 
     /// UUIDs of the nodes a selector picks, sorted; listed nodes must exist.
-    pub(crate) fn select_nodes(&self, sel: &Selector, field: &str) -> OpResult<Vec<String>> {
+    pub fn select_nodes(&self, sel: &Selector, field: &str) -> OpResult<Vec<String>> {
         let uuids: BTreeSet<String> = match sel {
             Selector::All => self.nodes.keys().cloned().collect(),
             Selector::Listed(refs) => refs
@@ -109,7 +109,7 @@ impl State {
     }
 
     /// The labels a node really carries: assigned or reported, and existing.
-    pub(crate) fn effective_labels(&self, node: &Node) -> Vec<String> {
+    pub fn effective_labels(&self, node: &Node) -> Vec<String> {
         node.labels
             .union(&node.agent_labels)
             .filter(|l| self.labels.contains(*l))

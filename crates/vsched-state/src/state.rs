@@ -247,28 +247,9 @@ impl State {
         self.user_params.values()
     }
 
-    /// Labels a node really carries (assigned or reported, and existing).
-    pub fn node_labels(&self, node: &Node) -> Vec<String> {
-        self.effective_labels(node)
-    }
-
     /// Labels ignored in namespace `ns`, globally or there.
     pub fn ignored_labels(&self, ns: &str) -> Vec<String> {
         self.labels.values().filter(|l| l.ignored_in(ns)).map(|l| l.name.clone()).collect()
-    }
-
-    /// The vcluster `name` of namespace `ns`; `NOT_FOUND` on `field` otherwise.
-    pub fn find_vcluster(&self, ns: &str, name: &str, field: &str) -> OpResult<&Vcluster> {
-        self.vcluster(ns, name, field)
-    }
-
-    /// UUIDs of the nodes a selector names; unknown nodes are `NOT_FOUND` on `field`.
-    pub fn resolve_nodes(
-        &self,
-        sel: &vsched_model::types::Selector,
-        field: &str,
-    ) -> OpResult<Vec<String>> {
-        self.select_nodes(sel, field)
     }
 
     fn commit_all(&mut self) {

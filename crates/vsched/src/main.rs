@@ -74,36 +74,21 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Long-running processes log their lifecycle; client commands only problems.
+    let level = match cli.command {
+        Command::Server(_) | Command::Agent(_) => "info",
+        _ => "warn",
+    };
+    logging::init(&cli.log_format, level);
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Server(args) => {
-                logging::init(&cli.log_format, "info");
-                report(server_cmd::run(args).await)
-            }
-            Command::Agent(args) => {
-                logging::init(&cli.log_format, "info");
-                report(agent_cmd::run(args).await)
-            }
-            Command::Dev(args) => {
-                logging::init(&cli.log_format, "warn");
-                report(dev::run(args).await)
-            }
-            Command::Bench(args) => {
-                logging::init(&cli.log_format, "warn");
-                report(bench::run(args).await)
-            }
-            Command::Sim(args) => {
-                logging::init(&cli.log_format, "warn");
-                report(sim::run(args))
-            }
-            Command::Call(args) => {
-                logging::init(&cli.log_format, "warn");
-                nouns::call(args).await
-            }
-            Command::Noun(words) => {
-                logging::init(&cli.log_format, "warn");
-                nouns::noun(words).await
-            }
+            Command::Server(args) => report(server_cmd::run(args).await),
+            Command::Agent(args) => report(agent_cmd::run(args).await),
+            Command::Dev(args) => report(dev::run(args).await),
+            Command::Bench(args) => report(bench::run(args).await),
+            Command::Sim(args) => report(sim::run(args)),
+            Command::Call(args) => nouns::call(args).await,
+            Command::Noun(words) => nouns::noun(words).await,
         }
     });
     ExitCode::from(code)
